@@ -1,0 +1,36 @@
+import { defineConfig } from "vitest/config";
+
+// Three projects mirror the source tree (CONVENTIONS.md §7):
+// - unit: pure code, no servers, fast;
+// - integration: real Kafka (SASL_SSL/SCRAM-SHA-512) and DynamoDB Local, started once by the
+//   global setup through localstack/ and shared by every test file (each test makes its own
+//   topics and tables with a random suffix);
+// - infra: CDK template assertions, synthesized offline.
+export default defineConfig({
+  test: {
+    projects: [
+      {
+        test: {
+          name: "unit",
+          include: ["test/unit/**/*.test.ts"],
+        },
+      },
+      {
+        test: {
+          name: "integration",
+          include: ["test/integration/**/*.test.ts"],
+          globalSetup: ["test/integration/global-setup.ts"],
+          testTimeout: 60_000,
+          hookTimeout: 120_000,
+        },
+      },
+      {
+        test: {
+          name: "infra",
+          include: ["test/infra/**/*.test.ts"],
+          testTimeout: 120_000,
+        },
+      },
+    ],
+  },
+});
