@@ -1,0 +1,23 @@
+import { randomBytes } from "node:crypto";
+import { Kafka, type KafkaConfig } from "kafkajs";
+import { inject } from "vitest";
+import { createDocumentClient, createDynamoDbClient } from "../../shared/dynamodb/client.ts";
+import { type KafkaConnection, toKafkaJsConfig } from "../../shared/kafka/connection.ts";
+
+/** A name no other test uses, so tests share the servers without sharing topics or tables. */
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString("hex")}`;
+}
+
+/** The connection the global setup established (embedded or external). */
+export function kafkaConnection(): KafkaConnection {
+  return inject("servers").kafka;
+}
+
+/** A kafkajs client on the test Kafka, optionally with settings changed. */
+export function testKafka(overrides: Partial<KafkaConfig> = {}): Kafka {
+  return new Kafka(toKafkaJsConfig(kafkaConnection(), uniqueName("test"), overrides));
+}
+
+export const testDynamoDb = () => createDynamoDbClient(inject("servers").dynamoDbEndpoint);
+export const testDocumentClient = () => createDocumentClient(inject("servers").dynamoDbEndpoint);
