@@ -1,6 +1,13 @@
 import { RemovalPolicy } from "aws-cdk-lib";
-import { AttributeType, Billing, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import {
+  AttributeType,
+  Billing,
+  ProjectionType,
+  TableEncryptionV2,
+  TableV2,
+} from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
+import { STATE_TABLE } from "../../shared/store/table.ts";
 
 export interface StateTableProps {
   /**
@@ -12,7 +19,9 @@ export interface StateTableProps {
 
 /**
  * The one DynamoDB table holding window state, per-partition progress and watermarks: on-demand,
- * encrypted, point-in-time recovery on, emitted state expiring by TTL (`expiresAt`, epoch seconds).
+ * encrypted, point-in-time recovery on, emitted state expiring by TTL (`expiresAt`, epoch seconds),
+ * and the sparse due index that finds windows to close without a scan. The key names come from
+ * `shared/store/table.ts`, which local runs use to create the same table.
  */
 export class StateTable extends Construct {
   readonly table: TableV2;
@@ -20,12 +29,19 @@ export class StateTable extends Construct {
   constructor(scope: Construct, id: string, props: StateTableProps = {}) {
     super(scope, id);
     this.table = new TableV2(this, "Table", {
-      partitionKey: { name: "pk", type: AttributeType.STRING },
-      sortKey: { name: "sk", type: AttributeType.STRING },
+      partitionKey: { name: STATE_TABLE.partitionKey, type: AttributeType.STRING },
+      sortKey: { name: STATE_TABLE.sortKey, type: AttributeType.STRING },
+      globalSecondaryIndexes: [
+        {
+          indexName: STATE_TABLE.dueIndex,
+          partitionKey: { name: STATE_TABLE.dueKey, type: AttributeType.STRING },
+          projectionType: ProjectionType.KEYS_ONLY,
+        },
+      ],
       billing: Billing.onDemand(),
       encryption: TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
-      timeToLiveAttribute: "expiresAt",
+      timeToLiveAttribute: STATE_TABLE.ttlAttribute,
       removalPolicy: props.removalPolicy ?? RemovalPolicy.RETAIN,
     });
   }

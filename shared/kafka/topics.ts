@@ -1,0 +1,30 @@
+import type { Admin, ITopicConfig } from "kafkajs";
+
+/** A topic the pipeline owns, with how it is made. */
+export interface TopicSpec {
+  readonly topic: string;
+  readonly numPartitions: number;
+  /** @default 1 locally; 3 on MSK (set by the deployment). */
+  readonly replicationFactor?: number;
+  /** Topic configs, e.g. `{ "cleanup.policy": "compact" }`. */
+  readonly configs?: Readonly<Record<string, string>>;
+}
+
+/**
+ * Creates the topics that do not exist yet and leaves existing ones alone (idempotent, safe to
+ * run on every start). Returns the names it created.
+ */
+export async function ensureTopics(admin: Admin, specs: readonly TopicSpec[]): Promise<string[]> {
+  const existing = new Set(await admin.listTopics());
+  const missing: ITopicConfig[] = specs
+    .filter((spec) => !existing.has(spec.topic))
+    .map((spec) => ({
+      topic: spec.topic,
+      numPartitions: spec.numPartitions,
+      replicationFactor: spec.replicationFactor ?? 1,
+      configEntries: Object.entries(spec.configs ?? {}).map(([name, value]) => ({ name, value })),
+    }));
+  if (missing.length === 0) return [];
+  await admin.createTopics({ topics: missing, waitForLeaders: true });
+  return missing.map((t) => t.topic);
+}
