@@ -46,6 +46,7 @@ export async function startDynamoDb(
       String(port),
     ],
     logFile,
+    stateDir,
   );
   const endpoint = `http://127.0.0.1:${port}`;
   await waitUntilReady({

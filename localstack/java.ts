@@ -50,12 +50,13 @@ export function requireJava17(): Promise<void> {
 
 /**
  * Starts a long-running JVM in its own process group with stdout and stderr appended to
- * `logFile`. Detached so a Ctrl-C aimed at our process does not kill it before we stop it in order.
+ * `logFile`, running in `cwd`. Detached so a Ctrl-C aimed at our process does not kill it before we stop it in order.
  */
-export function spawnJava(args: readonly string[], logFile: string): number {
+export function spawnJava(args: readonly string[], logFile: string, cwd: string): number {
   const fd = openSync(logFile, "a");
   try {
-    const child = spawn("java", args, { detached: true, stdio: ["ignore", fd, fd] });
+    // cwd: servers drop files where they run (DynamoDB Local its metadata); keep them in the state dir.
+    const child = spawn("java", args, { cwd, detached: true, stdio: ["ignore", fd, fd] });
     child.unref();
     if (child.pid === undefined) throw new LocalServerError(`could not start java; see ${logFile}`);
     return child.pid;

@@ -96,6 +96,7 @@ export async function startKafka(
       propsFile,
     ],
     logFile,
+    stateDir,
   );
 
   const connection: KafkaConnection = {
