@@ -70,6 +70,7 @@ export class DynamoDbWindowStore implements WindowStore {
           partitions.push({
             partition,
             maxEventTimeMs: item.maxEventTimeMs as number,
+            updatedAtMs: item.updatedAtMs as number,
             openEndsMs: [...((item.openEnds as Set<number> | undefined) ?? [])].sort(
               (a, b) => a - b,
             ),
@@ -86,16 +87,21 @@ export class DynamoDbWindowStore implements WindowStore {
     partition: number,
     maxEventTimeMs: number,
     openedEndsMs: readonly number[],
+    nowMs: number,
   ): Promise<void> {
     const key = { pk: keys.progressPk(pipeline), sk: keys.partitionSk(partition) };
-    if (openedEndsMs.length > 0) {
-      await this.update({
-        TableName: this.tableName,
-        Key: key,
-        UpdateExpression: "ADD openEnds :ends",
-        ExpressionAttributeValues: { ":ends": new Set(openedEndsMs) },
-      });
-    }
+    await this.update({
+      TableName: this.tableName,
+      Key: key,
+      UpdateExpression:
+        openedEndsMs.length > 0
+          ? "SET updatedAtMs = :now ADD openEnds :ends"
+          : "SET updatedAtMs = :now",
+      ExpressionAttributeValues: {
+        ":now": nowMs,
+        ...(openedEndsMs.length > 0 ? { ":ends": new Set(openedEndsMs) } : {}),
+      },
+    });
     // Never lowers it: a retried or racing invocation may bring an older maximum.
     await this.updateIf({
       TableName: this.tableName,
@@ -234,10 +240,14 @@ export class DynamoDbWindowStore implements WindowStore {
     return this.updateIf({
       TableName: this.tableName,
       Key: keys.window(pipeline, id.groupKey, id.startMs, id.endMs),
-      UpdateExpression: "SET emittedAtMs = :at, #ttl = :ttl REMOVE #due",
+      UpdateExpression: "SET emittedAtMs = :at, #ttl = :ttl, version = version + :one REMOVE #due",
       ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(emittedAtMs)",
       ExpressionAttributeNames: { "#due": STATE_TABLE.dueKey, "#ttl": STATE_TABLE.ttlAttribute },
-      ExpressionAttributeValues: { ":at": emittedAtMs, ":ttl": Math.ceil(expiresAtMs / 1000) },
+      ExpressionAttributeValues: {
+        ":at": emittedAtMs,
+        ":ttl": Math.ceil(expiresAtMs / 1000),
+        ":one": 1,
+      },
     });
   }
 

@@ -28,6 +28,8 @@ export interface StoredWindow<S = unknown> extends WindowId {
 export interface PartitionProgress {
   readonly partition: number;
   readonly maxEventTimeMs: number;
+  /** Wall-clock time of the partition's last batch (epoch ms), for idle close. */
+  readonly updatedAtMs: number;
   readonly openEndsMs: readonly number[];
 }
 
@@ -51,12 +53,13 @@ export interface StoreStats {
  */
 export interface WindowStore {
   readProgress(pipeline: string): Promise<PipelineProgress>;
-  /** Records a partition's max event time (never lowering it) and window ends opened there. */
+  /** Records a partition's max event time (never lowering it), window ends opened there, and when. */
   recordProgress(
     pipeline: string,
     partition: number,
     maxEventTimeMs: number,
     openedEndsMs: readonly number[],
+    nowMs: number,
   ): Promise<void>;
   /** Moves the watermark forward; a lower or equal value leaves it as it is. */
   advanceWatermark(pipeline: string, watermarkMs: number): Promise<void>;
@@ -71,7 +74,10 @@ export interface WindowStore {
   ): Promise<boolean>;
   /** The open windows of `partition` that end at `endMs`. */
   openWindowsEndingAt(pipeline: string, partition: number, endMs: number): Promise<WindowId[]>;
-  /** Marks a window emitted unless it already is; returns false if it was. */
+  /**
+   * Marks a window emitted unless it already is (returns false then), bumping its version so a
+   * writer holding the state from before cannot overwrite the emitted window.
+   */
   markEmitted(
     pipeline: string,
     id: WindowId,

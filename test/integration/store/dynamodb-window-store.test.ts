@@ -83,14 +83,18 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
     expect(found.map((id) => id.groupKey).sort()).toEqual(["a", "b"]);
     expect(found[0]).toMatchObject({ startMs: 600_000, endMs: 900_000 });
     expect([firstMark, secondMark]).toEqual([true, false]);
+    // The emitted window's version moved: a writer holding the old state can no longer overwrite it.
+    expect(await store.putWindow(pipeline, { ...(due[0] as StoredWindow), version: 2 }, 1)).toBe(
+      false,
+    );
     expect(afterEmit.map((id) => id.groupKey)).toEqual(["b"]);
   });
 
   it("keeps progress monotonic and reads every partition with the watermark in one query", async () => {
     // Act
-    await store.recordProgress("q", 0, 5_000, [300_000, 600_000]);
-    await store.recordProgress("q", 0, 4_000, [900_000]); // an older maximum from a retry
-    await store.recordProgress("q", 1, 7_000, []);
+    await store.recordProgress("q", 0, 5_000, [300_000, 600_000], 1);
+    await store.recordProgress("q", 0, 4_000, [900_000], 2); // an older maximum from a retry
+    await store.recordProgress("q", 1, 7_000, [], 3);
     await store.closeEnds("q", 0, [300_000]);
     await store.advanceWatermark("q", 100);
     await store.advanceWatermark("q", 50);
@@ -101,8 +105,8 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
     expect(store.stats.calls - before).toBe(1);
     expect(progress.watermarkMs).toBe(100);
     expect(progress.partitions).toEqual([
-      { partition: 0, maxEventTimeMs: 5_000, openEndsMs: [600_000, 900_000] },
-      { partition: 1, maxEventTimeMs: 7_000, openEndsMs: [] },
+      { partition: 0, maxEventTimeMs: 5_000, updatedAtMs: 2, openEndsMs: [600_000, 900_000] },
+      { partition: 1, maxEventTimeMs: 7_000, updatedAtMs: 3, openEndsMs: [] },
     ]);
     expect(store.stats.writeCapacityUnits).toBeGreaterThan(0);
     expect(store.stats.readCapacityUnits).toBeGreaterThan(0);

@@ -1,0 +1,110 @@
+import type { Duration } from "./duration.ts";
+
+/** Column types of a JSON value schema (Spark's names). Timestamps become epoch ms. */
+export const FIELD_TYPES = ["string", "double", "long", "int", "boolean", "timestamp"] as const;
+export type FieldType = (typeof FIELD_TYPES)[number];
+
+/** A schema field; a bare type means nullable, as in a Spark DDL schema. */
+export type FieldSpec = FieldType | { readonly type: FieldType; readonly nullable?: boolean };
+
+/** A parsed row: column name to value. Timestamps are epoch milliseconds. */
+export type Row = Record<string, string | number | boolean | null>;
+
+/** The Kafka record's own columns, reachable by filter and transform like Spark's `key`, `topic`, … */
+export interface RecordMeta {
+  readonly key: Buffer | null;
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly timestampMs: number;
+  readonly headers: ReadonlyArray<readonly [string, Buffer]>;
+}
+
+/**
+ * A filter Lambda's event filtering can also apply before invocation (issue: filtered events cost
+ * nothing): all conditions must hold.
+ */
+export interface DeclarativeFilter {
+  /** Columns that must be present and not null (Spark: `col.isNotNull`). */
+  readonly notNull?: readonly string[];
+  /** Columns that must equal a value. */
+  readonly equals?: Readonly<Record<string, string | number | boolean>>;
+}
+
+export type FilterFn = (row: Readonly<Row>, meta: RecordMeta) => boolean;
+
+export type StartingPosition =
+  | "earliest"
+  | "latest"
+  | { readonly timestampMs: number }
+  | { readonly offsets: Readonly<Record<string, Readonly<Record<number, number>>>> };
+
+export const AGGREGATE_FUNCTIONS = ["count", "sum", "min", "max", "avg"] as const;
+export type AggregateFunction = (typeof AGGREGATE_FUNCTIONS)[number];
+
+/** `sum("amount").alias("total_spent")` is `{ fn: "sum", column: "amount", as: "total_spent" }`. */
+export interface AggregationSpec {
+  readonly fn: AggregateFunction;
+  /** The input column; omitted for `count` means `count(*)`. */
+  readonly column?: string;
+  readonly as: string;
+}
+
+export type WindowSpec =
+  | { readonly type: "tumbling"; readonly size: Duration }
+  | { readonly type: "sliding"; readonly size: Duration; readonly slide: Duration };
+
+/** A window result as the output encoder sees it. */
+export interface WindowResult {
+  readonly groupKey: string;
+  readonly windowStartMs: number;
+  readonly windowEndMs: number;
+  /** Aggregate values by output name, in definition order. */
+  readonly values: Readonly<Record<string, number | null>>;
+}
+
+/** What a user writes: one of these per pipeline, passed to `definePipeline`. */
+export interface PipelineDefinition {
+  /** Lower-case letters, digits and dashes; names topics, consumer groups and state. */
+  readonly name: string;
+  readonly source: {
+    /** Topics to read (Spark `subscribe`). */
+    readonly topics?: readonly string[];
+    /** Or a pattern (Spark `subscribePattern`), resolved against the cluster's topics at start. */
+    readonly topicPattern?: string;
+    /** @default "latest", as Spark's `startingOffsets` */
+    readonly startingPosition?: StartingPosition;
+    /** Records per invocation. @default 100 */
+    readonly batchSize?: number;
+    /** How long the mapping gathers records before invoking. @default "500 ms" */
+    readonly maxBatchingWindow?: Duration;
+  };
+  /** The JSON value's schema, e.g. `{ user: "string", amount: "double", event_time: "timestamp" }`. */
+  readonly schema: Readonly<Record<string, FieldSpec>>;
+  readonly filter?: DeclarativeFilter | FilterFn;
+  /** Adds or replaces columns (Spark `withColumn`); runs after the filter. */
+  readonly transform?: (row: Readonly<Row>, meta: RecordMeta) => Row;
+  /** The column to group by; its value (as text) keys the window state and the output record. */
+  readonly groupKey: string;
+  /** The event-time column (a `timestamp` field). */
+  readonly eventTime: string;
+  readonly window: WindowSpec;
+  /** Spark's `withWatermark` delay. */
+  readonly watermark: Duration;
+  readonly aggregations: readonly AggregationSpec[];
+  /** `final` (Spark append): once per window, when the watermark passes its end. @default "final" */
+  readonly emit?: "final" | "update";
+  /** `drop` as Spark, or `topic`: send late events to `<name>.late` with how late they were. @default "topic" */
+  readonly late?: "drop" | "topic";
+  /** Beyond Spark: close due windows after this much wall-clock time without events. @default off */
+  readonly idleClose?: Duration;
+  readonly output: {
+    readonly topic: string;
+    /** @default the group key */
+    readonly key?: (result: WindowResult) => string;
+    /** @default Spark's `to_json(struct(window, <group key>, <aggregates>))` */
+    readonly value?: (result: WindowResult) => string;
+  };
+  /** Partitions of the repartition topic (the parallelism of the window function). @default 4 */
+  readonly partitions?: number;
+}
