@@ -178,6 +178,9 @@ export class DynamoDbWindowStore implements WindowStore {
       version: window.version,
       ...(window.open ? { due: keys.due(pipeline, window.partition, window.endMs) } : {}),
       ...(window.emittedAtMs === undefined ? {} : { emittedAtMs: window.emittedAtMs }),
+      ...(window.expiresAtMs === undefined
+        ? {}
+        : { expiresAt: Math.ceil(window.expiresAtMs / 1000) }),
     };
     try {
       const answer = await this.client.send(

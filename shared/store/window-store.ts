@@ -22,6 +22,8 @@ export interface StoredWindow<S = unknown> extends WindowId {
   readonly open: boolean;
   /** When the result was acknowledged by the broker (epoch ms); absent until emitted. */
   readonly emittedAtMs?: number;
+  /** When DynamoDB's TTL may delete the window (epoch ms); set when it can no longer change. */
+  readonly expiresAtMs?: number;
 }
 
 /** A partition's progress: the highest event time it has seen and the window ends still open. */

@@ -1,0 +1,51 @@
+import { aggregatorFor } from "../engine/aggregations.ts";
+import { advanceWatermark, idleWatermark, isDue } from "../engine/watermark.ts";
+import { emitDueWindows, type WindowDeps } from "./window-batch.ts";
+
+export interface FlushCounts {
+  emitted: number;
+  watermarkMs: number | undefined;
+}
+
+/**
+ * Emits final-mode windows that are due but sit in partitions that received no new events — what
+ * Spark's no-data micro-batches do. With the pipeline's `idleClose`, it also lets the watermark
+ * move with the wall clock once no event arrived for that long (beyond Spark), so the last
+ * windows close even when the stream stops.
+ */
+export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Promise<FlushCounts> {
+  const { pipeline, store } = deps;
+  if (pipeline.emit !== "final") return { emitted: 0, watermarkMs: undefined };
+  const progress = await store.readProgress(pipeline.name);
+  const lastEventTimeMs = maxOf(progress.partitions.map((p) => p.maxEventTimeMs));
+  let watermarkMs = advanceWatermark(
+    progress.watermarkMs,
+    lastEventTimeMs,
+    pipeline.watermarkDelayMs,
+  );
+  if (pipeline.idleCloseMs !== undefined) {
+    watermarkMs = idleWatermark(
+      watermarkMs,
+      lastEventTimeMs,
+      maxOf(progress.partitions.map((p) => p.updatedAtMs)),
+      deps.nowMs(),
+      pipeline.idleCloseMs,
+      pipeline.watermarkDelayMs,
+    );
+  }
+  if (watermarkMs !== undefined && watermarkMs !== progress.watermarkMs) {
+    // Recorded before emitting: an event arriving later for a closed window is then late, not lost.
+    await store.advanceWatermark(pipeline.name, watermarkMs);
+  }
+  const aggregator = aggregatorFor(pipeline.aggregations);
+  let emitted = 0;
+  for (const partition of progress.partitions) {
+    const due = partition.openEndsMs.filter((end) => isDue(end, watermarkMs));
+    emitted += await emitDueWindows(deps, aggregator, partition.partition, due);
+  }
+  return { emitted, watermarkMs };
+}
+
+function maxOf(values: readonly number[]): number | undefined {
+  return values.length === 0 ? undefined : Math.max(...values);
+}

@@ -1,0 +1,319 @@
+import type { Message, TopicMessages } from "kafkajs";
+import { decodeRepartitioned, type RepartitionedEvent } from "../codec/repartition.ts";
+import { isoMs } from "../codec/spark-json.ts";
+import { type Aggregator, aggregatorFor } from "../engine/aggregations.ts";
+import { applyEvents, planBatch } from "../engine/batch.ts";
+import { advanceWatermark, isDue } from "../engine/watermark.ts";
+import type { KafkaRecord } from "../msk/event.ts";
+import type { Pipeline } from "../pipeline/pipeline.ts";
+import {
+  type StoredWindow,
+  type WindowId,
+  type WindowStore,
+  windowKey,
+} from "../store/window-store.ts";
+import { HEADERS } from "./headers.ts";
+import { deadLetterMessage } from "./parse-filter.ts";
+import { EMITTED_RETENTION_MS, resultMessage } from "./results.ts";
+
+/** Points in a window batch where tests inject crashes (no-op in production). */
+export type WindowStep = "before-state" | "between-state-writes" | "after-state" | "after-emit";
+
+export interface WindowDeps {
+  readonly pipeline: Pipeline;
+  readonly store: WindowStore;
+  /** Produces and resolves once the broker acknowledged every message. */
+  readonly send: (topicMessages: TopicMessages[]) => Promise<void>;
+  readonly nowMs: () => number;
+  readonly checkpoint?: (step: WindowStep) => void | Promise<void>;
+}
+
+/** What a window batch did: `in = counted + late + duplicates + invalid`. */
+export interface WindowCounts {
+  in: number;
+  counted: number;
+  late: number;
+  /** Already applied before (a redelivered batch, a re-produced prefix): skipped. */
+  duplicates: number;
+  invalid: number;
+  windowsWritten: number;
+  emitted: number;
+  conflicts: number;
+  watermarkMs: number | undefined;
+}
+
+// Optimistic-locking rounds per window before the invocation fails and Lambda retries it.
+const MAX_WRITE_ATTEMPTS = 8;
+
+/**
+ * Applies a batch from the repartition topic to window state, exactly once, then emits what the
+ * emit mode says. Per repartition partition of the batch:
+ *
+ * 1. the watermark in force before the batch decides what is late (Spark's rule);
+ * 2. events are pre-aggregated per (key, window), so DynamoDB sees one conditional write per pair;
+ * 3. each write skips events at or below the source offsets the window already applied and
+ *    expects the version it read; on a conflict it re-reads and applies only what is missing;
+ * 4. progress and the watermark move forward (never back);
+ * 5. late events go to the late topic, due windows (final) or changed ones (update) to the output,
+ *    and only after the broker acknowledged them are they marked emitted.
+ *
+ * A crash anywhere leaves state that a retry completes: nothing is counted twice, no result lost,
+ * a result re-sent at most, byte-identical.
+ */
+export async function processWindowBatch(
+  records: readonly KafkaRecord[],
+  deps: WindowDeps,
+): Promise<WindowCounts> {
+  const { pipeline, store } = deps;
+  const aggregator = aggregatorFor(pipeline.aggregations);
+  const counts: WindowCounts = {
+    in: records.length,
+    counted: 0,
+    late: 0,
+    duplicates: 0,
+    invalid: 0,
+    windowsWritten: 0,
+    emitted: 0,
+    conflicts: 0,
+    watermarkMs: undefined,
+  };
+  const progress = await store.readProgress(pipeline.name);
+  const seenMaxMs = maxOf(progress.partitions.map((p) => p.maxEventTimeMs));
+  const watermarkBeforeMs = advanceWatermark(
+    progress.watermarkMs,
+    seenMaxMs,
+    pipeline.watermarkDelayMs,
+  );
+  counts.watermarkMs = watermarkBeforeMs;
+
+  for (const [partition, partitionRecords] of byPartition(records)) {
+    const events: RepartitionedEvent[] = [];
+    const invalid: Message[] = [];
+    for (const record of partitionRecords) {
+      try {
+        events.push(decodeRepartitioned(record.value));
+      } catch (error) {
+        invalid.push(deadLetterMessage(record, (error as Error).message));
+      }
+    }
+    counts.invalid += invalid.length;
+    const openEnds = progress.partitions.find((p) => p.partition === partition)?.openEndsMs ?? [];
+    const applied = await applyPartition(
+      deps,
+      aggregator,
+      partition,
+      events,
+      watermarkBeforeMs,
+      counts,
+    );
+    const watermarkMs = advanceWatermark(
+      watermarkBeforeMs,
+      maxOf([seenMaxMs, applied.maxEventTimeMs]),
+      pipeline.watermarkDelayMs,
+    );
+    if (watermarkMs !== undefined && watermarkMs !== progress.watermarkMs) {
+      await store.advanceWatermark(pipeline.name, watermarkMs);
+    }
+    counts.watermarkMs = watermarkMs;
+    await deps.checkpoint?.("after-state");
+
+    await deps.send([
+      { topic: pipeline.topics.late, messages: pipeline.late === "topic" ? applied.late : [] },
+      { topic: pipeline.topics.deadLetter, messages: invalid },
+      {
+        topic: pipeline.topics.output,
+        messages:
+          pipeline.emit === "update"
+            ? applied.written.map((w) => resultMessage(pipeline, aggregator, w))
+            : [],
+      },
+    ]);
+    if (pipeline.emit === "update") counts.emitted += applied.written.length;
+    else {
+      const dueEnds = [...new Set([...openEnds, ...applied.openedEnds])].filter((end) =>
+        isDue(end, watermarkMs),
+      );
+      counts.emitted += await emitDueWindows(deps, aggregator, partition, dueEnds);
+    }
+  }
+  return counts;
+}
+
+interface PartitionOutcome {
+  readonly written: StoredWindow[];
+  readonly openedEnds: number[];
+  readonly late: Message[];
+  readonly maxEventTimeMs: number | undefined;
+}
+
+async function applyPartition(
+  deps: WindowDeps,
+  aggregator: Aggregator,
+  partition: number,
+  events: readonly RepartitionedEvent[],
+  watermarkBeforeMs: number | undefined,
+  counts: WindowCounts,
+): Promise<PartitionOutcome> {
+  const { pipeline, store } = deps;
+  const plan = planBatch(events, pipeline.windowSizeMs, pipeline.windowSlideMs, watermarkBeforeMs);
+  // Late events' windows are read too: an event a previous attempt counted (under an older
+  // watermark) is a duplicate, not late.
+  const lateIds = plan.late.flatMap(({ event, windows }) =>
+    windows.map((w) => ({ groupKey: event.groupKey, startMs: w.startMs, endMs: w.endMs })),
+  );
+  const stored = await store.getWindows(pipeline.name, [
+    ...[...plan.windows.values()].map((w) => w.id),
+    ...lateIds,
+  ]);
+  await deps.checkpoint?.("before-state");
+
+  const written: StoredWindow[] = [];
+  const openedEnds = new Set<number>();
+  const lateEvents: RepartitionedEvent[] = [];
+  for (const { event } of plan.late) {
+    const counted = lateIds
+      .filter((id) => id.groupKey === event.groupKey)
+      .some((id) => (stored.get(windowKey(id))?.applied[event.source] ?? -1) >= event.sourceOffset);
+    if (!counted) lateEvents.push(event);
+  }
+
+  const countedEvents = new Set<RepartitionedEvent>();
+  for (const { id, events: windowEvents } of plan.windows.values()) {
+    let current = stored.get(windowKey(id));
+    for (let attempt = 1; ; attempt++) {
+      if (current?.emittedAtMs !== undefined) {
+        // Emitted meanwhile (the watermark passed it after we read it): these events are late now.
+        for (const e of windowEvents)
+          if ((current.applied[e.source] ?? -1) < e.sourceOffset) lateEvents.push(e);
+        break;
+      }
+      const next = applyEvents(current, windowEvents, aggregator);
+      if (!next) break;
+      const window: StoredWindow = {
+        ...id,
+        partition: current?.partition ?? partition,
+        state: next.state,
+        applied: next.applied,
+        version: (current?.version ?? 0) + 1,
+        open: pipeline.emit === "final",
+        ...(pipeline.emit === "update"
+          ? { expiresAtMs: id.endMs + pipeline.watermarkDelayMs + EMITTED_RETENTION_MS }
+          : {}),
+      };
+      if (await store.putWindow(pipeline.name, window, current?.version)) {
+        for (const e of windowEvents)
+          if ((current?.applied[e.source] ?? -1) < e.sourceOffset) countedEvents.add(e);
+        if (!current && window.open) openedEnds.add(id.endMs);
+        written.push(window);
+        if (written.length === 1) await deps.checkpoint?.("between-state-writes");
+        break;
+      }
+      counts.conflicts++;
+      if (attempt === MAX_WRITE_ATTEMPTS) {
+        throw new Error(
+          `window ${windowKey(id)} kept changing under ${attempt} write attempts; retry the batch`,
+        );
+      }
+      current = (await store.getWindows(pipeline.name, [id])).get(windowKey(id));
+    }
+  }
+  counts.windowsWritten += written.length;
+  counts.counted += countedEvents.size;
+  const uniqueLate = [...new Set(lateEvents)].filter((e) => !countedEvents.has(e));
+  counts.late += uniqueLate.length;
+  counts.duplicates += events.length - countedEvents.size - uniqueLate.length;
+
+  if (plan.maxEventTimeMs !== undefined) {
+    await store.recordProgress(
+      pipeline.name,
+      partition,
+      plan.maxEventTimeMs,
+      [...openedEnds],
+      deps.nowMs(),
+    );
+  }
+  return {
+    written,
+    openedEnds: [...openedEnds],
+    late: uniqueLate.map((e) => lateMessage(pipeline, e, watermarkBeforeMs)),
+    maxEventTimeMs: plan.maxEventTimeMs,
+  };
+}
+
+/**
+ * Emits the open windows of `partition` ending at `endsMs` (all due): produce, wait for the
+ * broker, then mark each emitted. Shared by the window and flush functions; if both race, the
+ * conditional mark lets one win and a re-send is byte-identical.
+ */
+export async function emitDueWindows(
+  deps: Pick<WindowDeps, "pipeline" | "store" | "send" | "nowMs" | "checkpoint">,
+  aggregator: Aggregator,
+  partition: number,
+  endsMs: readonly number[],
+): Promise<number> {
+  const { pipeline, store } = deps;
+  if (endsMs.length === 0) return 0;
+  const ids: WindowId[] = [];
+  for (const end of endsMs)
+    ids.push(...(await store.openWindowsEndingAt(pipeline.name, partition, end)));
+  const windows = [...(await store.getWindows(pipeline.name, ids)).values()].filter(
+    (w) => w.emittedAtMs === undefined,
+  );
+  await deps.send([
+    {
+      topic: pipeline.topics.output,
+      messages: windows.map((w) => resultMessage(pipeline, aggregator, w)),
+    },
+  ]);
+  await deps.checkpoint?.("after-emit");
+  const nowMs = deps.nowMs();
+  for (const window of windows) {
+    await store.markEmitted(pipeline.name, window, nowMs, window.endMs + EMITTED_RETENTION_MS);
+  }
+  await store.closeEnds(pipeline.name, partition, endsMs);
+  return windows.length;
+}
+
+function lateMessage(
+  pipeline: Pipeline,
+  event: RepartitionedEvent,
+  watermarkMs: number | undefined,
+): Message {
+  const [topic, partition] = splitSource(event.source);
+  return {
+    key: event.groupKey,
+    value: JSON.stringify({
+      [pipeline.groupKey]: event.groupKey,
+      [pipeline.eventTime]: isoMs(event.eventTimeMs),
+      ...event.row,
+    }),
+    headers: {
+      [HEADERS.lateByMs]: String((watermarkMs ?? 0) - event.eventTimeMs),
+      [HEADERS.watermark]: String(watermarkMs),
+      [HEADERS.sourceTopic]: topic,
+      [HEADERS.sourcePartition]: partition,
+      [HEADERS.sourceOffset]: String(event.sourceOffset),
+    },
+  };
+}
+
+function splitSource(source: string): [string, string] {
+  const slash = source.lastIndexOf("/");
+  return [source.slice(0, slash), source.slice(slash + 1)];
+}
+
+function byPartition(records: readonly KafkaRecord[]): Map<number, KafkaRecord[]> {
+  const groups = new Map<number, KafkaRecord[]>();
+  for (const record of records) {
+    const group = groups.get(record.partition);
+    if (group) group.push(record);
+    else groups.set(record.partition, [record]);
+  }
+  return groups;
+}
+
+function maxOf(values: ReadonlyArray<number | undefined>): number | undefined {
+  let max: number | undefined;
+  for (const v of values) if (v !== undefined && (max === undefined || v > max)) max = v;
+  return max;
+}
