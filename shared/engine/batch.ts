@@ -54,11 +54,11 @@ export function planBatch(
   return { windows, late, maxEventTimeMs };
 }
 
-/** A window's state after a batch, and how many of the batch's events were new to it. */
+/** A window's state after a batch, and which of the batch's events were new to it. */
 export interface AppliedWindow {
   readonly state: AggState;
   readonly applied: Record<string, number>;
-  readonly newEvents: number;
+  readonly newEvents: RepartitionedEvent[];
 }
 
 /**
@@ -73,15 +73,15 @@ export function applyEvents(
 ): AppliedWindow | undefined {
   const applied: Record<string, number> = { ...(stored?.applied ?? {}) };
   const partial = aggregator.init();
-  let newEvents = 0;
+  const newEvents: RepartitionedEvent[] = [];
   for (const event of events) {
     const done = applied[event.source];
     if (done !== undefined && event.sourceOffset <= done) continue;
     aggregator.add(partial, event.row);
     applied[event.source] = event.sourceOffset;
-    newEvents++;
+    newEvents.push(event);
   }
-  if (newEvents === 0) return undefined;
+  if (newEvents.length === 0) return undefined;
   const state = stored ? aggregator.merge(stored.state as AggState, partial) : partial;
   return { state, applied, newEvents };
 }

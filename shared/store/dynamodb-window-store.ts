@@ -134,8 +134,10 @@ export class DynamoDbWindowStore implements WindowStore {
 
   async getWindows(pipeline: string, ids: readonly WindowId[]): Promise<Map<string, StoredWindow>> {
     const found = new Map<string, StoredWindow>();
-    for (let i = 0; i < ids.length; i += BATCH_GET_LIMIT) {
-      let pending: Array<Record<string, unknown>> = ids
+    // BatchGetItem refuses a request that names a key twice.
+    const unique = [...new Map(ids.map((id) => [windowKey(id), id])).values()];
+    for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
+      let pending: Array<Record<string, unknown>> = unique
         .slice(i, i + BATCH_GET_LIMIT)
         .map((id) => keys.window(pipeline, id.groupKey, id.startMs, id.endMs));
       for (let round = 0; pending.length > 0; round++) {

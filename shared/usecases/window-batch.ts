@@ -201,9 +201,10 @@ async function applyPartition(
           : {}),
       };
       if (await store.putWindow(pipeline.name, window, current?.version)) {
-        for (const e of windowEvents)
-          if ((current?.applied[e.source] ?? -1) < e.sourceOffset) countedEvents.add(e);
-        if (!current && window.open) openedEnds.add(id.endMs);
+        for (const e of next.newEvents) countedEvents.add(e);
+        // Every write re-adds its end (a set: idempotent), so a crash between creating a window
+        // and recording its end cannot leave the window unlisted and never emitted.
+        if (window.open) openedEnds.add(id.endMs);
         written.push(window);
         if (written.length === 1) await deps.checkpoint?.("between-state-writes");
         break;

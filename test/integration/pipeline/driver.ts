@@ -1,0 +1,174 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import type { Kafka } from "kafkajs";
+import { ReusableProducer } from "../../../shared/kafka/producer.ts";
+import { ensureTopics } from "../../../shared/kafka/topics.ts";
+import type { MskEvent, MskEventRecord } from "../../../shared/msk/event.ts";
+import type { Pipeline } from "../../../shared/pipeline/pipeline.ts";
+import {
+  flushHandler,
+  type HandlerDeps,
+  parseFilterHandler,
+  windowHandler,
+} from "../../../shared/runtime/handlers.ts";
+import { DynamoDbWindowStore } from "../../../shared/store/dynamodb-window-store.ts";
+import type { ParseFilterCounts } from "../../../shared/usecases/parse-filter.ts";
+import type { WindowCounts, WindowStep } from "../../../shared/usecases/window-batch.ts";
+import { kafkaConnection, testDocumentClient } from "../helpers.ts";
+import { TopicTail } from "./topic-tail.ts";
+
+/** How the driver misbehaves, each like something Lambda's Kafka mapping really does. */
+export interface Faults {
+  /** Every window batch is delivered twice. */
+  readonly deliverTwice?: boolean;
+  /** A window batch "times out" after it ran, and is re-delivered from the same offset, bigger. */
+  readonly redeliverLarger?: boolean;
+  /** The parse step runs every batch twice (it timed out after producing). */
+  readonly reproduceParse?: boolean;
+  /** Two window invocations on the same partition and batch run at once. */
+  readonly raceWindow?: boolean;
+  /** Every third window invocation crashes at this step, and is retried. */
+  readonly crashAt?: WindowStep;
+}
+
+export interface DriverTotals {
+  parse: ParseFilterCounts;
+  window: Pick<WindowCounts, "counted" | "late" | "duplicates" | "invalid">;
+  crashes: number;
+}
+
+class InjectedCrash extends Error {}
+
+/**
+ * Plays Lambda's Kafka event-source mappings for a pipeline, round-robin over partitions so the
+ * partitions' event times stay together as live traffic does, with the real handlers, the real
+ * broker and DynamoDB Local, and the faults asked for.
+ */
+export async function drivePipeline(
+  kafka: Kafka,
+  pipeline: Pipeline,
+  tableName: string,
+  sourcePartitions: number,
+  batchSize: number,
+  faults: Faults = {},
+  // Records per source partition per round: small, so the partitions' event times stay within
+  // a few minutes of each other — well inside the watermark delay, as in a live stream.
+  parseBatchSize = 20,
+): Promise<DriverTotals> {
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  const producer = new ReusableProducer(async () => kafkaConnection(), "driver");
+  let windowInvocations = 0;
+  const totals: DriverTotals = {
+    parse: { in: 0, valid: 0, filtered: 0, invalid: 0 },
+    window: { counted: 0, late: 0, duplicates: 0, invalid: 0 },
+    crashes: 0,
+  };
+  const deps: HandlerDeps = {
+    pipeline,
+    store: new DynamoDbWindowStore(testDocumentClient(), tableName),
+    send: (messages) => producer.send(messages),
+    nowMs: Date.now,
+    logger: new Logger({ logLevel: "ERROR" }),
+    metrics: new Metrics({ namespace: "test" }),
+    checkpoint: (step) => {
+      if (step === faults.crashAt && windowInvocations % 3 === 0) throw new InjectedCrash(step);
+    },
+  };
+  const parse = parseFilterHandler(deps);
+  const window = windowHandler(deps);
+  const source = new TopicTail(kafka, pipeline.topics.sources[0] as string);
+  const repartition = new TopicTail(kafka, pipeline.topics.repartition);
+  await Promise.all([source.start(), repartition.start()]);
+
+  const runWindow = async (records: MskEventRecord[]) => {
+    for (;;) {
+      windowInvocations++;
+      try {
+        const outcomes = faults.raceWindow
+          ? await Promise.all([window(event(records)), window(event(records))])
+          : [await window(event(records))];
+        if (faults.deliverTwice) outcomes.push(await window(event(records)));
+        for (const c of outcomes) {
+          totals.window.counted += c.counted;
+          totals.window.late += c.late;
+          totals.window.duplicates += c.duplicates;
+          totals.window.invalid += c.invalid;
+        }
+        return;
+      } catch (error) {
+        if (!(error instanceof InjectedCrash)) throw error;
+        totals.crashes++; // Lambda retries the same batch
+      }
+    }
+  };
+
+  try {
+    await source.catchUp();
+    for (;;) {
+      let parsed = 0;
+      for (let p = 0; p < sourcePartitions; p++) {
+        const batch = source.next(p, parseBatchSize);
+        parsed += batch.length;
+        if (batch.length === 0) continue;
+        const counts = await parse(event(batch));
+        if (faults.reproduceParse) await parse(event(batch));
+        totals.parse.in += counts.in;
+        totals.parse.valid += counts.valid;
+        totals.parse.filtered += counts.filtered;
+        totals.parse.invalid += counts.invalid;
+      }
+      await repartition.catchUp();
+      for (const partition of [...repartition.all().keys()].sort()) {
+        for (;;) {
+          const from = repartition.cursor(partition);
+          const batch = repartition.next(partition, batchSize);
+          if (batch.length === 0) break;
+          if (faults.redeliverLarger) {
+            await runWindow(batch); // ran, but Lambda saw a timeout: redelivered, bigger
+            const larger = repartition.slice(partition, from, from + 2 * batchSize);
+            repartition.next(partition, larger.length - batch.length);
+            await runWindow(larger);
+          } else {
+            await runWindow(batch);
+          }
+        }
+      }
+      if (parsed === 0) break;
+    }
+    await flushHandler(deps)();
+    return totals;
+  } finally {
+    await Promise.all([source.stop(), repartition.stop(), producer.disconnect()]);
+  }
+}
+
+function event(records: MskEventRecord[]): MskEvent {
+  const grouped: Record<string, MskEventRecord[]> = {};
+  for (const r of records) (grouped[`${r.topic}-${r.partition}`] ??= []).push(r);
+  return {
+    eventSource: "SelfManagedKafka",
+    bootstrapServers: kafkaConnection().brokers.join(","),
+    records: grouped,
+  };
+}
+
+/** Creates the pipeline's topics, with `sourcePartitions` partitions on the source topic. */
+export async function createPipelineTopics(
+  kafka: Kafka,
+  pipeline: Pipeline,
+  sourcePartitions: number,
+): Promise<void> {
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    await ensureTopics(admin, [
+      { topic: pipeline.topics.sources[0] as string, numPartitions: sourcePartitions },
+      { topic: pipeline.topics.repartition, numPartitions: pipeline.partitions },
+      { topic: pipeline.topics.deadLetter, numPartitions: 1 },
+      { topic: pipeline.topics.late, numPartitions: 1 },
+      { topic: pipeline.topics.output, numPartitions: 1 },
+    ]);
+  } finally {
+    await admin.disconnect();
+  }
+}
