@@ -1,0 +1,70 @@
+import type { PartitionStats } from "./esm/mapping.ts";
+import type { PipelineTotals } from "./local-pipeline.ts";
+
+/** Everything one frame of the live view shows. */
+export interface ViewState {
+  readonly pipeline: string;
+  readonly uptimeMs: number;
+  readonly rates: Readonly<Record<string, number>>;
+  readonly totals: PipelineTotals;
+  /** Per mapping, per `topic-partition`: stats and lag. */
+  readonly mappings: ReadonlyArray<{
+    name: string;
+    partitions: Record<string, PartitionStats & { lag: number }>;
+  }>;
+  readonly watermarkMs: number | undefined;
+  /** Event-time "now" (the demo producer's clock, else the wall clock). */
+  readonly nowMs: number;
+  readonly openEnds: ReadonlyArray<{ partition: number; endsMs: readonly number[] }>;
+  readonly latestResults: readonly string[];
+  readonly demoSent: number | undefined;
+}
+
+const time = (ms: number | undefined) =>
+  ms === undefined ? "—" : new Date(ms).toISOString().slice(11, 19);
+const duration = (ms: number) =>
+  ms < 60_000
+    ? `${(ms / 1000).toFixed(0)}s`
+    : `${Math.floor(ms / 60_000)}m${String(Math.floor((ms % 60_000) / 1000)).padStart(2, "0")}s`;
+
+/** Renders one frame as text (the same text the plain mode prints). */
+export function renderFrame(view: ViewState): string {
+  const { totals, rates } = view;
+  const lines = [
+    `sparkless · pipeline ${view.pipeline} · up ${duration(view.uptimeMs)}${view.demoSent === undefined ? "" : ` · demo producer sent ${view.demoSent}`}`,
+    "",
+    "stage            events/s   total",
+    `source → parse   ${fmt(rates.parseIn)}   ${totals.parse.in}  (valid ${totals.parse.valid}, filtered ${totals.parse.filtered}, dead-letter ${totals.parse.invalid})`,
+    `repartition → window ${fmt(rates.windowIn)}   ${totals.window.in}  (counted ${totals.window.counted}, late ${totals.window.late}, duplicates skipped ${totals.window.duplicates})`,
+    `results out      ${fmt(rates.resultsOut)}   ${totals.window.emitted + totals.flushEmitted}  (by flush ${totals.flushEmitted})`,
+    "",
+    `watermark ${time(view.watermarkMs)} · event clock ${time(view.nowMs)} · trails by ${view.watermarkMs === undefined ? "—" : duration(view.nowMs - view.watermarkMs)}`,
+    `open windows by end: ${view.openEnds.map((p) => `p${p.partition}[${p.endsMs.map(time).join(" ")}]`).join(" ") || "none"}`,
+    "",
+    "consumer lag (records)",
+    ...view.mappings.map(
+      ({ name, partitions }) =>
+        `  ${name.padEnd(13)} ${
+          Object.entries(partitions)
+            .sort(([a], [b]) => a.localeCompare(b))
+            .map(
+              ([tp, s]) =>
+                `${tp.slice(tp.lastIndexOf("-") + 1)}:${s.lag}${s.errors > 0 ? ` (${s.errors} errors)` : ""}`,
+            )
+            .join("  ") || "waiting for records"
+        }`,
+    ),
+    "",
+    "latest results",
+    ...(view.latestResults.length > 0
+      ? view.latestResults.map((r) => `  ${r}`)
+      : ["  none yet: a window is emitted once the watermark passes its end"]),
+    "",
+    "Ctrl-C stops everything.",
+  ];
+  return lines.join("\n");
+}
+
+function fmt(rate: number | undefined): string {
+  return (rate ?? 0).toFixed(1).padStart(8);
+}

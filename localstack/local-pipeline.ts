@@ -1,0 +1,156 @@
+import { Logger } from "@aws-lambda-powertools/logger";
+import { Metrics } from "@aws-lambda-powertools/metrics";
+import { Kafka, logLevel } from "kafkajs";
+import { createDocumentClient, createDynamoDbClient } from "../shared/dynamodb/client.ts";
+import { type KafkaConnection, toKafkaJsConfig } from "../shared/kafka/connection.ts";
+import { ReusableProducer } from "../shared/kafka/producer.ts";
+import { ensureTopics } from "../shared/kafka/topics.ts";
+import type { Pipeline } from "../shared/pipeline/pipeline.ts";
+import {
+  flushHandler,
+  type HandlerDeps,
+  parseFilterHandler,
+  windowHandler,
+} from "../shared/runtime/handlers.ts";
+import { DynamoDbWindowStore } from "../shared/store/dynamodb-window-store.ts";
+import { ensureStateTable } from "../shared/store/table.ts";
+import type { ParseFilterCounts } from "../shared/usecases/parse-filter.ts";
+import type { WindowCounts } from "../shared/usecases/window-batch.ts";
+import { EventSourceMappingRunner } from "./esm/runner.ts";
+
+export interface LocalPipelineOptions {
+  readonly pipeline: Pipeline;
+  readonly kafka: KafkaConnection;
+  readonly dynamoDbEndpoint: string | undefined;
+  readonly tableName: string;
+  /** Start new consumer groups at the earliest offsets instead of the pipeline's setting. */
+  readonly fromEarliest: boolean;
+  /** Partitions of source topics the pipeline creates when they do not exist. @default 3 */
+  readonly sourcePartitions?: number;
+  /** How often the flush function runs, as its schedule would. @default 5000 */
+  readonly flushEveryMs?: number;
+}
+
+/** Running totals of every invocation, for the live view. */
+export interface PipelineTotals {
+  parse: ParseFilterCounts;
+  window: Omit<WindowCounts, "watermarkMs">;
+  flushEmitted: number;
+}
+
+/**
+ * The pipeline's functions running locally, as `cdk deploy` wires them in AWS: one mapping per
+ * source topic into the parse/filter handler, one on the repartition topic into the window
+ * handler, and the flush handler on a timer. The handlers are the real ones.
+ */
+export async function startLocalPipeline(options: LocalPipelineOptions) {
+  const { pipeline } = options;
+  const kafka = new Kafka(
+    toKafkaJsConfig(options.kafka, "sparkless-local", { logLevel: logLevel.ERROR }),
+  );
+  const admin = kafka.admin();
+  await admin.connect();
+  const created = await ensureTopics(admin, [
+    ...pipeline.topics.sources.map((topic) => ({
+      topic,
+      numPartitions: options.sourcePartitions ?? 3,
+    })),
+    { topic: pipeline.topics.repartition, numPartitions: pipeline.partitions },
+    { topic: pipeline.topics.deadLetter, numPartitions: 1 },
+    { topic: pipeline.topics.late, numPartitions: 1 },
+    {
+      topic: pipeline.topics.output,
+      numPartitions: 1,
+      configs: { "cleanup.policy": "compact,delete" },
+    },
+  ]);
+  await ensureStateTable(createDynamoDbClient(options.dynamoDbEndpoint), options.tableName);
+
+  // Handlers log through Powertools as in Lambda, quietly: the live view owns the terminal.
+  process.env.POWERTOOLS_METRICS_DISABLED = "true";
+  const producer = new ReusableProducer(async () => options.kafka, "sparkless-local-functions");
+  const store = new DynamoDbWindowStore(
+    createDocumentClient(options.dynamoDbEndpoint),
+    options.tableName,
+  );
+  const deps: HandlerDeps = {
+    pipeline,
+    store,
+    send: (messages) => producer.send(messages),
+    nowMs: Date.now,
+    logger: new Logger({ serviceName: "sparkless-local", logLevel: "SILENT" }),
+    metrics: new Metrics({ namespace: "sparkless" }),
+  };
+  const totals: PipelineTotals = {
+    parse: { in: 0, valid: 0, filtered: 0, invalid: 0 },
+    window: {
+      in: 0,
+      counted: 0,
+      late: 0,
+      duplicates: 0,
+      invalid: 0,
+      windowsWritten: 0,
+      emitted: 0,
+      conflicts: 0,
+    },
+    flushEmitted: 0,
+  };
+  const parse = parseFilterHandler(deps);
+  const window = windowHandler(deps);
+  const flush = flushHandler(deps);
+  const startingPosition =
+    options.fromEarliest || pipeline.startingPosition === "earliest" ? "TRIM_HORIZON" : "LATEST";
+  const groupPrefix = `sparkless-${pipeline.name}`;
+  const runners = [
+    new EventSourceMappingRunner(options.kafka, {
+      name: "parse-filter",
+      topics: pipeline.topics.sources,
+      consumerGroupId: `${groupPrefix}-parse-filter`,
+      batchSize: pipeline.batchSize,
+      maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
+      startingPosition,
+      handler: async (event) => add(totals.parse, await parse(event)),
+    }),
+    new EventSourceMappingRunner(options.kafka, {
+      name: "window",
+      topics: [pipeline.topics.repartition],
+      consumerGroupId: `${groupPrefix}-window`,
+      batchSize: pipeline.batchSize,
+      maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
+      startingPosition: "TRIM_HORIZON",
+      handler: async (event) => {
+        const { watermarkMs: _, ...counts } = await window(event);
+        add(totals.window, counts);
+      },
+    }),
+  ];
+  for (const runner of runners) await runner.start();
+  const flushTimer = setInterval(() => {
+    flush().then(
+      (c) => {
+        totals.flushEmitted += c.emitted;
+      },
+      () => undefined, // retried on the next tick, as a failed scheduled invocation would be
+    );
+  }, options.flushEveryMs ?? 5_000);
+
+  return {
+    created,
+    runners,
+    store,
+    totals,
+    admin,
+    async stop() {
+      clearInterval(flushTimer);
+      await Promise.all(runners.map((r) => r.stop()));
+      await producer.disconnect();
+      await admin.disconnect();
+    },
+  };
+}
+
+function add<T extends object>(into: T, counts: T): void {
+  const target = into as Record<string, number>;
+  for (const [k, v] of Object.entries(counts))
+    if (typeof v === "number") target[k] = (target[k] ?? 0) + v;
+}
