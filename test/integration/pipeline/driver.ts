@@ -144,7 +144,10 @@ export async function drivePipeline(
 
 function event(records: MskEventRecord[]): MskEvent {
   const grouped: Record<string, MskEventRecord[]> = {};
-  for (const r of records) (grouped[`${r.topic}-${r.partition}`] ??= []).push(r);
+  for (const r of records) {
+    const key = `${r.topic}-${r.partition}`;
+    grouped[key] = [...(grouped[key] ?? []), r];
+  }
   return {
     eventSource: "SelfManagedKafka",
     bootstrapServers: kafkaConnection().brokers.join(","),
