@@ -1,0 +1,52 @@
+import { KafkaClient } from "@aws-sdk/client-kafka";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { CloudFormationCustomResourceEvent } from "aws-lambda";
+import { Kafka } from "kafkajs";
+import { toKafkaJsConfig } from "../shared/kafka/connection.ts";
+import { resolveKafkaConnection } from "../shared/kafka/msk-connection.ts";
+import { ensureTopics, type TopicSpec } from "../shared/kafka/topics.ts";
+
+interface Properties {
+  readonly Topics: TopicSpec[];
+  /** Topics that must already exist (the pipeline's sources belong to the user). */
+  readonly RequiredTopics: string[];
+}
+
+/**
+ * Custom resource (through the CDK provider framework): creates the pipeline's own topics over
+ * SASL/SCRAM + TLS and checks the source topics exist. Create and Update are idempotent; Delete
+ * keeps the topics — their records are the pipeline's output, not the stack's to destroy.
+ */
+export const handler = async (event: CloudFormationCustomResourceEvent) => {
+  const physicalResourceId =
+    "PhysicalResourceId" in event ? event.PhysicalResourceId : "sparkless-topics";
+  if (event.RequestType === "Delete") return { PhysicalResourceId: physicalResourceId };
+  const { Topics, RequiredTopics } = event.ResourceProperties as unknown as Properties;
+  const connection = await resolveKafkaConnection({
+    env: process.env,
+    secrets: new SecretsManagerClient({}),
+    msk: new KafkaClient({}),
+  });
+  const admin = new Kafka(toKafkaJsConfig(connection, "sparkless-topics")).admin();
+  await admin.connect();
+  try {
+    const existing = new Set(await admin.listTopics());
+    const missing = RequiredTopics.filter((t) => !existing.has(t));
+    if (missing.length > 0) {
+      throw new Error(
+        `Source topics missing on the cluster: ${missing.join(", ")}. Create them, or fix the pipeline's source.`,
+      );
+    }
+    const created = await ensureTopics(
+      admin,
+      Topics.map((t) => ({
+        ...t,
+        numPartitions: Number(t.numPartitions),
+        replicationFactor: Number(t.replicationFactor),
+      })),
+    );
+    return { PhysicalResourceId: physicalResourceId, Data: { Created: created.join(",") } };
+  } finally {
+    await admin.disconnect();
+  }
+};

@@ -1,0 +1,100 @@
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { Duration } from "aws-cdk-lib";
+import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
+import type * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
+import * as lambda from "aws-cdk-lib/aws-lambda";
+import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
+import * as logs from "aws-cdk-lib/aws-logs";
+import { Construct } from "constructs";
+import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
+import type { KafkaCluster } from "./kafka-cluster.ts";
+
+const functionsDir = join(dirname(fileURLToPath(import.meta.url)), "..", "..", "functions");
+
+export interface PipelineFunctionsProps {
+  readonly pipeline: Pipeline;
+  readonly cluster: KafkaCluster;
+  readonly table: TableV2;
+  /** @default 1024 */
+  readonly memoryMb?: number;
+  /** @default 60 */
+  readonly timeoutSeconds?: number;
+  /** @default 30 */
+  readonly logRetentionDays?: number;
+}
+
+/**
+ * The pipeline's three functions (parse/filter, window, flush), bundled from `functions/` by the
+ * local esbuild for nodejs22.x on arm64, in the cluster's VPC, each with exactly the permissions
+ * it uses: the state table, the SCRAM secret and its key, and what an MSK event-source mapping
+ * needs from its function's role.
+ */
+export class PipelineFunctions extends Construct {
+  readonly parseFilter: NodejsFunction;
+  readonly window: NodejsFunction;
+  readonly flush: NodejsFunction;
+
+  constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
+    super(scope, id);
+    const { pipeline, cluster, table } = props;
+    const make = (name: string, description: string) => {
+      const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        retention: (props.logRetentionDays ?? 30) as logs.RetentionDays,
+      });
+      const fn = new NodejsFunction(this, name, {
+        entry: join(functionsDir, `${kebab(name)}.ts`),
+        description,
+        runtime: lambda.Runtime.NODEJS_22_X,
+        architecture: lambda.Architecture.ARM_64,
+        memorySize: props.memoryMb ?? 1024,
+        timeout: Duration.seconds(props.timeoutSeconds ?? 60),
+        logGroup,
+        loggingFormat: lambda.LoggingFormat.JSON,
+        vpc: cluster.vpc,
+        vpcSubnets: cluster.subnets,
+        securityGroups: [cluster.securityGroup as ec2.ISecurityGroup],
+        environment: {
+          PIPELINE_NAME: pipeline.name,
+          STATE_TABLE_NAME: table.tableName,
+          KAFKA_SECRET_ARN: cluster.secret.secretArn,
+          MSK_CLUSTER_ARN: cluster.clusterArn,
+          POWERTOOLS_SERVICE_NAME: `sparkless-${kebab(name)}`,
+          POWERTOOLS_METRICS_NAMESPACE: "sparkless",
+          NODE_OPTIONS: "--enable-source-maps",
+        },
+        bundling: { sourceMap: true, forceDockerBundling: false },
+      });
+      table.grantReadWriteData(fn);
+      cluster.secret.grantRead(fn);
+      cluster.secretKey.grantDecrypt(fn);
+      return fn;
+    };
+    this.parseFilter = make(
+      "ParseFilter",
+      `sparkless ${pipeline.name}: parse, validate, filter, repartition`,
+    );
+    this.window = make("Window", `sparkless ${pipeline.name}: window state, watermark, results`);
+    this.flush = make("Flush", `sparkless ${pipeline.name}: closes windows of quiet partitions`);
+
+    // What Lambda needs from the role of a function an MSK mapping invokes (the VPC part comes
+    // with the function's VPC access policy). https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html
+    for (const fn of [this.parseFilter, this.window]) {
+      fn.addToRolePolicy(
+        new iam.PolicyStatement({
+          actions: ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+          resources: [cluster.clusterArn],
+        }),
+      );
+    }
+    this.flush.addToRolePolicy(
+      new iam.PolicyStatement({
+        actions: ["kafka:GetBootstrapBrokers"],
+        resources: [cluster.clusterArn],
+      }),
+    );
+  }
+}
+
+const kebab = (name: string) => name.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();

@@ -1,0 +1,295 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { App, Validations } from "aws-cdk-lib";
+import { Match, Template } from "aws-cdk-lib/assertions";
+import { AwsSolutionsChecks } from "cdk-nag";
+import { beforeAll, describe, expect, it } from "vitest";
+import { ConfigError } from "../../infra/config.ts";
+import { SparklessStack } from "../../infra/stacks/sparkless-stack.ts";
+import { cacheDir } from "../../localstack/paths.ts";
+
+const EXISTING = {
+  "sparkless:clusterMode": "existing",
+  "sparkless:clusterArn":
+    "arn:aws:kafka:eu-west-1:123456789012:cluster/prod-kafka/11111111-2222-3333-4444-555555555555-1",
+  "sparkless:secretArn":
+    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_sparkless-AbCdEf",
+  "sparkless:secretKeyArn":
+    "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
+  "sparkless:vpcId": "vpc-0123456789abcdef0",
+  "sparkless:subnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
+  "sparkless:availabilityZones": "eu-west-1a,eu-west-1b",
+  "sparkless:securityGroupId": "sg-0123456789abcdef0",
+};
+
+/** Synthesizes the stack with cdk-nag's AwsSolutions pack; a finding not acknowledged throws. */
+function synth(context: Record<string, string> = {}) {
+  const app = new App({ context, outdir: mkdtempSync(join(tmpdir(), "sparkless-cdk-")) });
+  const stack = new SparklessStack(app, "Sparkless");
+  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
+  const assembly = app.synth();
+  return {
+    template: Template.fromStack(stack),
+    file: join(assembly.directory, stack.templateFile),
+  };
+}
+
+let fresh: ReturnType<typeof synth>;
+let existing: ReturnType<typeof synth>;
+
+beforeAll(() => {
+  // WHEN (for every test below): both cluster modes, synthesized offline with cdk-nag.
+  fresh = synth();
+  existing = synth(EXISTING);
+});
+
+describe("a new MSK cluster", () => {
+  it("allows SASL/SCRAM over TLS only: no unauthenticated or plaintext client access", () => {
+    fresh.template.hasResourceProperties("AWS::MSK::Cluster", {
+      ClientAuthentication: {
+        Sasl: { Scram: { Enabled: true } },
+        Unauthenticated: { Enabled: false },
+      },
+      EncryptionInfo: Match.objectLike({
+        EncryptionInTransit: { ClientBroker: "TLS", InCluster: true },
+      }),
+    });
+  });
+
+  it("keeps the SCRAM secret as MSK requires: AmazonMSK_ name, customer-managed rotating key, associated", () => {
+    fresh.template.hasResourceProperties("AWS::SecretsManager::Secret", {
+      Name: Match.stringLikeRegexp("^AmazonMSK_"),
+      KmsKeyId: { "Fn::GetAtt": [Match.stringLikeRegexp("^KafkaKey"), "Arn"] },
+    });
+    fresh.template.hasResourceProperties("AWS::KMS::Key", { EnableKeyRotation: true });
+    fresh.template.hasResourceProperties("AWS::MSK::BatchScramSecret", {
+      SecretArnList: [{ Ref: Match.stringLikeRegexp("^KafkaScramSecret") }],
+    });
+  });
+
+  it("puts brokers and functions in private subnets with no internet route", () => {
+    fresh.template.resourceCountIs("AWS::EC2::NatGateway", 0);
+    fresh.template.resourceCountIs("AWS::EC2::InternetGateway", 0);
+    const endpoints = Object.values(fresh.template.findResources("AWS::EC2::VPCEndpoint")).map(
+      (e) => JSON.stringify(e.Properties.ServiceName),
+    );
+    for (const service of ["lambda", "sts", "secretsmanager", "kafka", "dynamodb"]) {
+      expect(
+        endpoints.some((name) => name.endsWith(`.${service}"]]}`)),
+        service,
+      ).toBe(true);
+    }
+  });
+});
+
+describe("event-source mappings", () => {
+  it("map each source topic and the repartition topic with the pipeline's settings", () => {
+    const mappings = fresh.template.findResources("AWS::Lambda::EventSourceMapping");
+    expect(Object.keys(mappings)).toHaveLength(2);
+    fresh.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      Topics: ["transactions"],
+      AmazonManagedKafkaEventSourceConfig: {
+        ConsumerGroupId: "sparkless-user-spending-parse-filter",
+      },
+      SourceAccessConfigurations: [
+        { Type: "SASL_SCRAM_512_AUTH", URI: { Ref: Match.stringLikeRegexp("^KafkaScramSecret") } },
+      ],
+      BatchSize: 500,
+      StartingPosition: "TRIM_HORIZON",
+      MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
+      DestinationConfig: {
+        OnFailure: { Destination: { "Fn::GetAtt": [Match.stringLikeRegexp("^OnFailure"), "Arn"] } },
+      },
+    });
+    fresh.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      Topics: ["user-spending.repartition"],
+      AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: "sparkless-user-spending-window" },
+    });
+  });
+
+  it("adds provisioned pollers and event filtering when asked", () => {
+    const tuned = synth({
+      "sparkless:minPollers": "2",
+      "sparkless:maxPollers": "10",
+      "sparkless:eventFiltering": "true",
+    });
+    tuned.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      Topics: ["transactions"],
+      ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 10 },
+      FilterCriteria: {
+        Filters: [{ Pattern: JSON.stringify({ value: { user: [{ exists: true }] } }) }],
+      },
+    });
+  });
+
+  it("read an existing cluster by ARN without creating one", () => {
+    existing.template.resourceCountIs("AWS::MSK::Cluster", 0);
+    existing.template.resourceCountIs("AWS::EC2::VPC", 0);
+    existing.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      EventSourceArn: EXISTING["sparkless:clusterArn"],
+      SourceAccessConfigurations: [
+        { Type: "SASL_SCRAM_512_AUTH", URI: EXISTING["sparkless:secretArn"] },
+      ],
+    });
+  });
+});
+
+describe("functions and permissions", () => {
+  it("run nodejs22.x on arm64 in the VPC with the pipeline's environment", () => {
+    fresh.template.hasResourceProperties("AWS::Lambda::Function", {
+      Runtime: "nodejs22.x",
+      Architectures: ["arm64"],
+      VpcConfig: Match.objectLike({ SubnetIds: Match.anyValue() }),
+      Environment: {
+        Variables: Match.objectLike({
+          PIPELINE_NAME: "user-spending",
+          STATE_TABLE_NAME: Match.anyValue(),
+          KAFKA_SECRET_ARN: Match.anyValue(),
+        }),
+      },
+    });
+  });
+
+  it("grant what the MSK mappings need on the cluster, and no wildcard admin rights", () => {
+    fresh.template.hasResourceProperties("AWS::IAM::Policy", {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Action: ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
+            Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^KafkaCluster"), "Arn"] },
+          }),
+          Match.objectLike({ Action: Match.arrayWith(["sqs:SendMessage"]) }),
+        ]),
+      },
+    });
+    for (const template of [fresh, existing]) {
+      for (const [name, policy] of Object.entries(
+        template.template.findResources("AWS::IAM::Policy"),
+      )) {
+        for (const statement of policy.Properties.PolicyDocument.Statement) {
+          const actions = [statement.Action].flat();
+          expect(actions, name).not.toContain("*");
+          expect(
+            actions.filter((a: string) => a.endsWith(":*")),
+            name,
+          ).toEqual([]);
+        }
+      }
+    }
+  });
+});
+
+describe("state, schedule and alarms", () => {
+  it("creates the state table on demand with TTL and point-in-time recovery", () => {
+    fresh.template.hasResourceProperties("AWS::DynamoDB::GlobalTable", {
+      BillingMode: "PAY_PER_REQUEST",
+      TimeToLiveSpecification: { AttributeName: "expiresAt", Enabled: true },
+      Replicas: [
+        Match.objectLike({
+          PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        }),
+      ],
+    });
+  });
+
+  it("runs the flush function on a schedule", () => {
+    fresh.template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+    });
+  });
+
+  it("alarms on each mapping's OffsetLag and each consumer group's MSK lag", () => {
+    const mappingRefs = Object.keys(
+      fresh.template.findResources("AWS::Lambda::EventSourceMapping"),
+    );
+    for (const ref of mappingRefs) {
+      fresh.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        Namespace: "AWS/Lambda",
+        MetricName: "OffsetLag",
+        Dimensions: [{ Name: "EventSourceMappingUUID", Value: { Ref: ref } }],
+        Threshold: 10_000,
+      });
+    }
+    for (const metric of ["MaxOffsetLag", "EstimatedMaxTimeLag"]) {
+      fresh.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+        Namespace: "AWS/Kafka",
+        MetricName: metric,
+        Dimensions: [
+          { Name: "Cluster Name", Value: "sparkless-user-spending" },
+          { Name: "Consumer Group", Value: "sparkless-user-spending-window" },
+          { Name: "Topic", Value: "user-spending.repartition" },
+        ],
+      });
+    }
+    fresh.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "invalid",
+      Namespace: "sparkless",
+    });
+    fresh.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
+      MetricName: "ApproximateNumberOfMessagesVisible",
+    });
+    fresh.template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+  });
+});
+
+describe("configuration errors fail synth with a message naming the setting", () => {
+  it.each([
+    [
+      { "sparkless:clusterMode": "serverless" },
+      "context 'sparkless:clusterMode' must be 'new' or 'existing'",
+    ],
+    [{ "sparkless:clusterMode": "existing" }, "context 'sparkless:clusterArn' is required"],
+    [
+      {
+        ...EXISTING,
+        "sparkless:secretArn": "arn:aws:secretsmanager:eu-west-1:123456789012:secret:kafka-creds",
+      },
+      "must be a Secrets Manager secret named AmazonMSK_",
+    ],
+    [{ ...EXISTING, "sparkless:availabilityZones": "eu-west-1a" }, "one zone per subnet"],
+    [{ "sparkless:brokers": "3" }, "must be a multiple of the 2 availability zones"],
+    [
+      { "sparkless:memoryMb": "64" },
+      "context 'sparkless:memoryMb' must be a number from 128 to 10240",
+    ],
+    [
+      { "sparkless:minPollers": "5", "sparkless:maxPollers": "2" },
+      "'sparkless:maxPollers' must be at least",
+    ],
+    [{ "sparkless:pipeline": "nope" }, "Unknown pipeline 'nope'"],
+    [{ "sparkless:alarmEmail": "not-an-address" }, "must be an e-mail address"],
+  ])("%j", (context, message) => {
+    expect(() => new SparklessStack(new App({ context }), "Bad")).toThrow(ConfigError);
+    expect(() => new SparklessStack(new App({ context }), "Bad")).toThrow(message);
+  });
+});
+
+describe("cfn-lint", () => {
+  it("passes on both synthesized templates", () => {
+    const target = join(cacheDir, "..", "pip", "cfn-lint-1.58.0");
+    if (!existsSync(join(target, "cfnlint"))) {
+      execFileSync("python3", [
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--target",
+        target,
+        "cfn-lint==1.58.0",
+      ]);
+    }
+    const runner = join(mkdtempSync(join(tmpdir(), "cfnlint-")), "run.py");
+    writeFileSync(runner, "import sys\nfrom cfnlint.runner import main\nsys.exit(main())\n");
+    // W3005: CDK writes DependsOn next to a GetAtt on the same role; harmless and by design.
+    const lint = (file: string) =>
+      execFileSync("python3", [runner, "--ignore-checks", "W3005", "--", file], {
+        env: { ...process.env, PYTHONPATH: target },
+        encoding: "utf8",
+      });
+    expect(lint(fresh.file)).toBe("");
+    expect(lint(existing.file)).toBe("");
+  });
+});
