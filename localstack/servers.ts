@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type KafkaConnection, kafkaConnectionFromEnv } from "../shared/kafka/connection.ts";
 import { type EmbeddedDynamoDb, probeDynamoDb, startDynamoDb } from "./dynamodb.ts";
 import { LocalServerError } from "./errors.ts";
 import { type EmbeddedKafka, LOCAL_SCRAM_USER, probeKafka, startKafka } from "./kafka.ts";
-import { stateDir } from "./paths.ts";
+import { cacheDir, stateDir } from "./paths.ts";
 import { claimPorts, portFromEnv } from "./ports.ts";
 import { isRunning, killNow, stopProcess } from "./process.ts";
 
@@ -51,13 +51,14 @@ export async function startServers(options: StartOptions): Promise<Servers> {
 
   const running = readState(options.profile);
   if (running) {
-    if (options.profile === "dev") {
+    const owner = readOwner(options.profile);
+    if (options.profile === "dev" || (owner !== undefined && isAlive(owner))) {
       throw new LocalServerError(
-        `The local servers are already running (${describe(running)}). ` +
+        `The local servers of profile '${options.profile}' are already running (${describe(running)}). ` +
           "Use them, or stop them first with 'npm run infra:down'.",
       );
     }
-    await stopServers(options.profile); // left over by a killed test run
+    await stopServers(options.profile); // left over by a run that was killed
   }
 
   const externalKafka = kafkaConnectionFromEnv(env);
@@ -213,5 +214,38 @@ function portRequests(profile: Profile, env: NodeJS.ProcessEnv) {
 const statePath = (profile: Profile) => join(stateDir(profile), "servers.json");
 
 function writeState(profile: Profile, embedded: Servers["embedded"]): void {
-  writeFileSync(statePath(profile), `${JSON.stringify(embedded, null, 2)}\n`);
+  writeFileSync(
+    statePath(profile),
+    `${JSON.stringify({ ...embedded, ownerPid: process.pid }, null, 2)}\n`,
+  );
+}
+
+/** The pid of the process that started the profile's servers. */
+function readOwner(profile: Profile): number | undefined {
+  const path = statePath(profile);
+  if (!existsSync(path)) return undefined;
+  return (JSON.parse(readFileSync(path, "utf8")) as { ownerPid?: number }).ownerPid;
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Stops the servers of profiles named `<prefix>…` whose owning process is gone (a test run killed
+ * before its teardown), so runs that die never leave JVMs behind for long.
+ */
+export async function reapOrphans(prefix: string): Promise<void> {
+  if (!existsSync(cacheDir)) return;
+  for (const profile of readdirSync(cacheDir).filter((d) => d.startsWith(prefix))) {
+    const owner = readOwner(profile);
+    if (owner !== undefined && isAlive(owner)) continue;
+    await stopServers(profile);
+    rmSync(stateDir(profile), { recursive: true, force: true });
+  }
 }

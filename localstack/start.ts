@@ -184,6 +184,7 @@ async function tailResults(servers: Servers, topic: string) {
 function emptyStats() {
   return {
     recordsIn: 0,
+    filteredOut: 0,
     invocations: 0,
     errors: 0,
     retries: 0,

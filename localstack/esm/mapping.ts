@@ -1,4 +1,5 @@
 import type { MskEvent } from "../../shared/msk/event.ts";
+import type { FilterCriteria } from "./filter-criteria.ts";
 
 /**
  * Lambda's Kafka event-source mapping settings that the local runner honours.
@@ -19,6 +20,8 @@ export interface MappingConfig {
   readonly maximumRetryAttempts?: number;
   /** First backoff between retries; doubles each time, up to 30 s. @default 200 */
   readonly retryBackoffMs?: number;
+  /** Lambda event filtering: records no filter matches are skipped (committed, never invoked). */
+  readonly filterCriteria?: FilterCriteria;
   /** The on-failure destination: receives what AWS's on-failure record describes. */
   readonly onFailure?: (failure: FailedBatch) => Promise<void>;
   /** `"aws:kafka"` with an ARN (MSK) or `"SelfManagedKafka"`. @default "SelfManagedKafka" */
@@ -42,6 +45,8 @@ export interface FailedBatch {
 /** Counters per partition of a mapping, for the live view and tests. */
 export interface PartitionStats {
   recordsIn: number;
+  /** Skipped by the filter criteria. */
+  filteredOut: number;
   invocations: number;
   errors: number;
   retries: number;

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel } from "kafkajs";
 import { type KafkaConnection, toKafkaJsConfig } from "../../shared/kafka/connection.ts";
 import { encodeMskRecord, type MskEvent } from "../../shared/msk/event.ts";
+import { compileFilterCriteria } from "./filter-criteria.ts";
 import type { MappingConfig, PartitionStats } from "./mapping.ts";
 
 const MAX_BACKOFF_MS = 30_000;
@@ -18,6 +19,7 @@ export class EventSourceMappingRunner {
   private consumer: Consumer | undefined;
   private stopping = false;
   private readonly stats = new Map<string, PartitionStats>();
+  private readonly keep: ((message: KafkaMessage) => boolean) | undefined;
 
   constructor(
     private readonly connection: KafkaConnection,
@@ -27,6 +29,10 @@ export class EventSourceMappingRunner {
     this.kafka = new Kafka(
       toKafkaJsConfig(connection, `esm-${config.name}`, { logLevel: logLevel.ERROR }),
     );
+    if (config.filterCriteria) {
+      const matches = compileFilterCriteria(config.filterCriteria);
+      this.keep = (m) => matches({ value: m.value?.toString("utf8") ?? null });
+    }
   }
 
   async start(): Promise<void> {
@@ -72,13 +78,12 @@ export class EventSourceMappingRunner {
   }
 
   /** Invokes the handler with the chunk until it succeeds or the retries run out. */
-  private async deliver(
-    topic: string,
-    partition: number,
-    messages: KafkaMessage[],
-  ): Promise<boolean> {
+  private async deliver(topic: string, partition: number, chunk: KafkaMessage[]): Promise<boolean> {
     const { config } = this;
     const stats = this.partitionStats(topic, partition);
+    const messages = this.keep ? chunk.filter(this.keep) : chunk;
+    stats.filteredOut += chunk.length - messages.length;
+    if (messages.length === 0) return true; // all filtered out: committed without an invocation
     const event = this.event(topic, partition, messages);
     const maxRetries = config.maximumRetryAttempts ?? 10;
     let backoffMs = config.retryBackoffMs ?? 200;
@@ -170,6 +175,7 @@ export class EventSourceMappingRunner {
     if (!stats) {
       stats = {
         recordsIn: 0,
+        filteredOut: 0,
         invocations: 0,
         errors: 0,
         retries: 0,

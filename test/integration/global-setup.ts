@@ -1,6 +1,7 @@
 import type { TestProject } from "vitest/node";
 import {
   killServersNow,
+  reapOrphans,
   type Servers,
   startServers,
   stopServers,
@@ -15,7 +16,8 @@ declare module "vitest" {
   }
 }
 
-const PROFILE = "test";
+// One profile per run, so two runs in one checkout never touch each other's servers.
+const PROFILE = `test-${process.pid}`;
 
 /**
  * Starts the real Kafka (SASL_SSL + SCRAM-SHA-512) and DynamoDB Local once for the whole run, or
@@ -24,6 +26,7 @@ const PROFILE = "test";
 export default async function setup(project: TestProject): Promise<() => Promise<void>> {
   // If the run is killed, do not leave JVMs behind.
   process.once("exit", () => killServersNow(PROFILE));
+  await reapOrphans("test-");
   const startedAt = Date.now();
   const servers = await startServers({ profile: PROFILE });
   console.log(`Test servers ready in ${((Date.now() - startedAt) / 1000).toFixed(1)} s`);

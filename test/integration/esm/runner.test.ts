@@ -207,6 +207,30 @@ describe("the local event-source-mapping runner", () => {
     expect(atTime).toEqual([5, 6, 7, 8, 9]);
   });
 
+  it("applies filter criteria: non-matching records are committed without an invocation", async () => {
+    // Prepare: values {"n": 0..19}; keep n >= 15.
+    const topic = await topicWith(20);
+    const groupId = uniqueName("group");
+    const seen: number[] = [];
+
+    // Act
+    const runner = run({
+      topics: [topic],
+      consumerGroupId: groupId,
+      filterCriteria: {
+        Filters: [{ Pattern: JSON.stringify({ value: { n: [{ numeric: [">=", 15] }] } }) }],
+      },
+      handler: async (e) =>
+        void seen.push(...decodeMskEvent(e).map((r) => JSON.parse(String(r.value)).n as number)),
+    });
+    await runner.start();
+    await until(() => runner.snapshot()[`${topic}-0`]?.committedOffset === 20);
+
+    // Assess
+    expect(seen).toEqual([15, 16, 17, 18, 19]);
+    expect(runner.snapshot()[`${topic}-0`]?.filteredOut).toBe(15);
+  });
+
   it("keeps one invocation in flight per partition while partitions run in parallel", async () => {
     // Prepare
     const topic = await topicWith(120, 3);
