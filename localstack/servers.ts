@@ -49,7 +49,9 @@ export async function startServers(options: StartOptions): Promise<Servers> {
   const dir = stateDir(options.profile);
   mkdirSync(dir, { recursive: true });
 
-  const running = readState(options.profile);
+  const externalKafka = kafkaConnectionFromEnv(env);
+  const externalDynamoDb = env.AWS_ENDPOINT_URL_DYNAMODB?.trim() || env.AWS_ENDPOINT_URL?.trim();
+  const running = externalKafka && externalDynamoDb ? undefined : readState(options.profile);
   if (running) {
     const owner = readOwner(options.profile);
     if (options.profile === "dev" || (owner !== undefined && isAlive(owner))) {
@@ -61,8 +63,6 @@ export async function startServers(options: StartOptions): Promise<Servers> {
     await stopServers(options.profile); // left over by a run that was killed
   }
 
-  const externalKafka = kafkaConnectionFromEnv(env);
-  const externalDynamoDb = env.AWS_ENDPOINT_URL_DYNAMODB?.trim() || env.AWS_ENDPOINT_URL?.trim();
   const wanted = portRequests(options.profile, env).filter((r) =>
     r.kind === "kafka" ? !externalKafka : !externalDynamoDb,
   );
