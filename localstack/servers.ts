@@ -90,7 +90,8 @@ export async function startServers(options: StartOptions): Promise<Servers> {
     ...(kafka.status === "fulfilled" && kafka.value ? { kafka: kafka.value } : {}),
     ...(dynamodb.status === "fulfilled" && dynamodb.value ? { dynamodb: dynamodb.value } : {}),
   };
-  writeState(options.profile, embedded);
+  // Only what this call started is recorded: external servers are never ours to stop.
+  if (embedded.kafka || embedded.dynamodb) writeState(options.profile, embedded);
   const failure = [kafka, dynamodb].find((r) => r.status === "rejected");
   if (failure) {
     await stopServers(options.profile);

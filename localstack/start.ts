@@ -61,7 +61,7 @@ async function main(): Promise<number> {
   } else {
     console.log("Starting the local servers (the first start downloads them from Maven Central)…");
     servers = await startServers({ profile: "dev", log: (line) => console.log(line) });
-    startedServers = true;
+    startedServers = Boolean(servers.embedded.kafka || servers.embedded.dynamodb);
     console.log(`Ready: ${describe(servers.embedded) || "external servers"}`);
   }
 
