@@ -94,7 +94,8 @@ export async function startServers(options: StartOptions): Promise<Servers> {
   if (embedded.kafka || embedded.dynamodb) writeState(options.profile, embedded);
   const failure = [kafka, dynamodb].find((r) => r.status === "rejected");
   if (failure) {
-    await stopServers(options.profile);
+    // Stop what this call started, and only that.
+    if (embedded.kafka || embedded.dynamodb) await stopServers(options.profile);
     throw failure.reason;
   }
   return {
