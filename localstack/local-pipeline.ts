@@ -15,7 +15,7 @@ import {
 import { DynamoDbWindowStore } from "../shared/store/dynamodb-window-store.ts";
 import { ensureStateTable } from "../shared/store/table.ts";
 import type { ParseFilterCounts } from "../shared/usecases/parse-filter.ts";
-import type { WindowCounts } from "../shared/usecases/window-batch.ts";
+import { emptyWindowCounts, type WindowCounts } from "../shared/usecases/window-batch.ts";
 import { EventSourceMappingRunner } from "./esm/runner.ts";
 
 export interface LocalPipelineOptions {
@@ -83,16 +83,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   };
   const totals: PipelineTotals = {
     parse: { in: 0, valid: 0, filtered: 0, invalid: 0 },
-    window: {
-      in: 0,
-      counted: 0,
-      late: 0,
-      duplicates: 0,
-      invalid: 0,
-      windowsWritten: 0,
-      emitted: 0,
-      conflicts: 0,
-    },
+    window: emptyWindowCounts(),
     flushEmitted: 0,
   };
   const parse = parseFilterHandler(deps);

@@ -4,6 +4,7 @@ import { toKafkaJsConfig } from "../shared/kafka/connection.ts";
 import { pipelineNamed, pipelines } from "../shared/pipelines/index.ts";
 import { startDemoProducer } from "./demo-producer.ts";
 import { LocalServerError } from "./errors.ts";
+import { emptyPartitionStats } from "./esm/mapping.ts";
 import { renderFrame, type ViewState } from "./live-view.ts";
 import { startLocalPipeline } from "./local-pipeline.ts";
 import { describe, readState, type Servers, startServers, stopServers } from "./servers.ts";
@@ -112,7 +113,7 @@ async function main(): Promise<number> {
           const stats = runner.snapshot()[`${topic}-${partition}`];
           const committed = stats?.committedOffset ?? 0;
           partitions[`${topic}-${partition}`] = {
-            ...(stats ?? emptyStats()),
+            ...(stats ?? emptyPartitionStats()),
             lag: Math.max(Number(high) - committed, 0),
           };
         }
@@ -179,20 +180,6 @@ async function tailResults(servers: Servers, topic: string) {
     },
   });
   return { latest: () => [...latest].reverse(), stop: () => consumer.disconnect() };
-}
-
-function emptyStats() {
-  return {
-    recordsIn: 0,
-    filteredOut: 0,
-    invocations: 0,
-    errors: 0,
-    retries: 0,
-    failedBatches: 0,
-    committedOffset: undefined,
-    inFlight: 0,
-    maxInFlight: 0,
-  };
 }
 
 function positive(raw: string | undefined, option: string): number {

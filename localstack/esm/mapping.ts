@@ -57,3 +57,18 @@ export interface PartitionStats {
   inFlight: number;
   maxInFlight: number;
 }
+
+/** Counters of a partition nothing has happened on yet. */
+export function emptyPartitionStats(): PartitionStats {
+  return {
+    recordsIn: 0,
+    filteredOut: 0,
+    invocations: 0,
+    errors: 0,
+    retries: 0,
+    failedBatches: 0,
+    committedOffset: undefined,
+    inFlight: 0,
+    maxInFlight: 0,
+  };
+}

@@ -3,7 +3,7 @@ import { type Admin, type Consumer, Kafka, type KafkaMessage, logLevel } from "k
 import { type KafkaConnection, toKafkaJsConfig } from "../../shared/kafka/connection.ts";
 import { encodeMskRecord, type MskEvent } from "../../shared/msk/event.ts";
 import { compileFilterCriteria } from "./filter-criteria.ts";
-import type { MappingConfig, PartitionStats } from "./mapping.ts";
+import { emptyPartitionStats, type MappingConfig, type PartitionStats } from "./mapping.ts";
 
 const MAX_BACKOFF_MS = 30_000;
 
@@ -173,17 +173,7 @@ export class EventSourceMappingRunner {
     const key = `${topic}-${partition}`;
     let stats = this.stats.get(key);
     if (!stats) {
-      stats = {
-        recordsIn: 0,
-        filteredOut: 0,
-        invocations: 0,
-        errors: 0,
-        retries: 0,
-        failedBatches: 0,
-        committedOffset: undefined,
-        inFlight: 0,
-        maxInFlight: 0,
-      };
+      stats = emptyPartitionStats();
       this.stats.set(key, stats);
     }
     return stats;

@@ -40,3 +40,10 @@ export function idleWatermark(
   if (idleForMs < idleCloseMs) return watermarkMs;
   return advanceWatermark(watermarkMs, lastEventTimeMs + idleForMs, delayMs);
 }
+
+/** The largest defined value, or undefined when there is none. */
+export function maxOf(values: ReadonlyArray<number | undefined>): number | undefined {
+  let max: number | undefined;
+  for (const v of values) if (v !== undefined && (max === undefined || v > max)) max = v;
+  return max;
+}

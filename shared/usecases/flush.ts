@@ -1,5 +1,5 @@
 import { aggregatorFor } from "../engine/aggregations.ts";
-import { advanceWatermark, idleWatermark, isDue } from "../engine/watermark.ts";
+import { advanceWatermark, idleWatermark, isDue, maxOf } from "../engine/watermark.ts";
 import { emitDueWindows, type WindowDeps } from "./window-batch.ts";
 
 export interface FlushCounts {
@@ -44,8 +44,4 @@ export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Pro
     emitted += await emitDueWindows(deps, aggregator, partition.partition, due);
   }
   return { emitted, watermarkMs };
-}
-
-function maxOf(values: readonly number[]): number | undefined {
-  return values.length === 0 ? undefined : Math.max(...values);
 }

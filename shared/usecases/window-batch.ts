@@ -3,7 +3,7 @@ import { decodeRepartitioned, type RepartitionedEvent } from "../codec/repartiti
 import { isoMs } from "../codec/spark-json.ts";
 import { type Aggregator, aggregatorFor } from "../engine/aggregations.ts";
 import { applyEvents, planBatch } from "../engine/batch.ts";
-import { advanceWatermark, isDue } from "../engine/watermark.ts";
+import { advanceWatermark, isDue, maxOf } from "../engine/watermark.ts";
 import type { KafkaRecord } from "../msk/event.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
 import {
@@ -42,6 +42,20 @@ export interface WindowCounts {
   watermarkMs: number | undefined;
 }
 
+/** Zeroed counts. */
+export function emptyWindowCounts(): Omit<WindowCounts, "watermarkMs"> {
+  return {
+    in: 0,
+    counted: 0,
+    late: 0,
+    duplicates: 0,
+    invalid: 0,
+    windowsWritten: 0,
+    emitted: 0,
+    conflicts: 0,
+  };
+}
+
 // Optimistic-locking rounds per window before the invocation fails and Lambda retries it.
 const MAX_WRITE_ATTEMPTS = 8;
 
@@ -67,14 +81,8 @@ export async function processWindowBatch(
   const { pipeline, store } = deps;
   const aggregator = aggregatorFor(pipeline.aggregations);
   const counts: WindowCounts = {
+    ...emptyWindowCounts(),
     in: records.length,
-    counted: 0,
-    late: 0,
-    duplicates: 0,
-    invalid: 0,
-    windowsWritten: 0,
-    emitted: 0,
-    conflicts: 0,
     watermarkMs: undefined,
   };
   const progress = await store.readProgress(pipeline.name);
@@ -311,10 +319,4 @@ function byPartition(records: readonly KafkaRecord[]): Map<number, KafkaRecord[]
     else groups.set(record.partition, [record]);
   }
   return groups;
-}
-
-function maxOf(values: ReadonlyArray<number | undefined>): number | undefined {
-  let max: number | undefined;
-  for (const v of values) if (v !== undefined && (max === undefined || v > max)) max = v;
-  return max;
 }
