@@ -4,7 +4,7 @@ import { Kafka, logLevel } from "kafkajs";
 import { createDocumentClient, createDynamoDbClient } from "../shared/dynamodb/client.ts";
 import { type KafkaConnection, toKafkaJsConfig } from "../shared/kafka/connection.ts";
 import { ReusableProducer } from "../shared/kafka/producer.ts";
-import { ensureTopics } from "../shared/kafka/topics.ts";
+import { DEAD_LETTER_TOPIC_CONFIG, ensureTopics } from "../shared/kafka/topics.ts";
 import type { Pipeline } from "../shared/pipeline/pipeline.ts";
 import {
   flushHandler,
@@ -56,7 +56,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       numPartitions: options.sourcePartitions ?? 3,
     })),
     { topic: pipeline.topics.repartition, numPartitions: pipeline.partitions },
-    { topic: pipeline.topics.deadLetter, numPartitions: 1 },
+    { topic: pipeline.topics.deadLetter, numPartitions: 1, configs: DEAD_LETTER_TOPIC_CONFIG },
     { topic: pipeline.topics.late, numPartitions: 1 },
     {
       topic: pipeline.topics.output,

@@ -7,7 +7,7 @@ import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
-import type { TopicSpec } from "../../shared/kafka/topics.ts";
+import { DEAD_LETTER_TOPIC_CONFIG, type TopicSpec } from "../../shared/kafka/topics.ts";
 import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
 import type { KafkaCluster } from "./kafka-cluster.ts";
 
@@ -46,7 +46,7 @@ export class PipelineTopics extends Construct {
         topic: pipeline.topics.deadLetter,
         numPartitions: 1,
         replicationFactor,
-        configs: { "retention.ms": String(30 * 24 * 3_600_000) },
+        configs: { ...DEAD_LETTER_TOPIC_CONFIG, "retention.ms": String(30 * 24 * 3_600_000) },
       },
       {
         topic: pipeline.topics.late,

@@ -1,5 +1,11 @@
 import type { Admin, ITopicConfig } from "kafkajs";
 
+/**
+ * A dead letter is the original record plus a few headers, so its topic accepts records a bit
+ * larger than the broker's default 1 MB: a source record at the limit still fits.
+ */
+export const DEAD_LETTER_TOPIC_CONFIG = { "max.message.bytes": String(2 * 1024 * 1024) } as const;
+
 /** A topic the pipeline owns, with how it is made. */
 export interface TopicSpec {
   readonly topic: string;

@@ -6,6 +6,13 @@ import type { RecordMeta, Row } from "../pipeline/definition.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
 import { HEADERS } from "./headers.ts";
 
+/**
+ * The longest group key accepted. It becomes part of a DynamoDB partition key (at most 2,048
+ * bytes), so a longer one would fail every write and block its partition: it is rejected instead.
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
+ */
+export const MAX_GROUP_KEY_BYTES = 1024;
+
 /** What happened to a batch's records: `in = valid + filtered + invalid`. */
 export interface ParseFilterCounts {
   in: number;
@@ -79,6 +86,10 @@ export function parseFilterStep(
         continue;
       }
       const groupKeyText = String(key);
+      if (Buffer.byteLength(groupKeyText) > MAX_GROUP_KEY_BYTES) {
+        reject(record, `group key '${groupKey}' is longer than ${MAX_GROUP_KEY_BYTES} bytes`);
+        continue;
+      }
       const carriedRow: Row = {};
       for (const column of carried) carriedRow[column] = row[column] ?? null;
       counts.valid++;

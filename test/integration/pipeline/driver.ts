@@ -2,7 +2,7 @@ import { Logger } from "@aws-lambda-powertools/logger";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Kafka } from "kafkajs";
 import { ReusableProducer } from "../../../shared/kafka/producer.ts";
-import { ensureTopics } from "../../../shared/kafka/topics.ts";
+import { DEAD_LETTER_TOPIC_CONFIG, ensureTopics } from "../../../shared/kafka/topics.ts";
 import type { MskEvent, MskEventRecord } from "../../../shared/msk/event.ts";
 import type { Pipeline } from "../../../shared/pipeline/pipeline.ts";
 import {
@@ -167,7 +167,7 @@ export async function createPipelineTopics(
     await ensureTopics(admin, [
       { topic: pipeline.topics.sources[0] as string, numPartitions: sourcePartitions },
       { topic: pipeline.topics.repartition, numPartitions: pipeline.partitions },
-      { topic: pipeline.topics.deadLetter, numPartitions: 1 },
+      { topic: pipeline.topics.deadLetter, numPartitions: 1, configs: DEAD_LETTER_TOPIC_CONFIG },
       { topic: pipeline.topics.late, numPartitions: 1 },
       { topic: pipeline.topics.output, numPartitions: 1 },
     ]);
