@@ -6,6 +6,7 @@ import { type KafkaConnection, toKafkaJsConfig } from "../shared/kafka/connectio
 import { ReusableProducer } from "../shared/kafka/producer.ts";
 import { DEAD_LETTER_TOPIC_CONFIG, ensureTopics } from "../shared/kafka/topics.ts";
 import type { Pipeline } from "../shared/pipeline/pipeline.ts";
+import { mappingStartingPosition } from "../shared/pipeline/starting-position.ts";
 import {
   flushHandler,
   type HandlerDeps,
@@ -50,8 +51,17 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   );
   const admin = kafka.admin();
   await admin.connect();
+  const { sourcePattern } = pipeline.topics;
+  const sources = sourcePattern
+    ? (await admin.listTopics()).filter((topic) => sourcePattern.test(topic))
+    : pipeline.topics.sources;
+  if (sources.length === 0) {
+    throw new Error(
+      `pipeline '${pipeline.name}': no topic matches source.topicPattern ${String(sourcePattern)}`,
+    );
+  }
   const created = await ensureTopics(admin, [
-    ...pipeline.topics.sources.map((topic) => ({
+    ...sources.map((topic) => ({
       topic,
       numPartitions: options.sourcePartitions ?? 3,
     })),
@@ -89,13 +99,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   const parse = parseFilterHandler(deps);
   const window = windowHandler(deps);
   const flush = flushHandler(deps);
-  const startingPosition =
-    options.fromEarliest || pipeline.startingPosition === "earliest" ? "TRIM_HORIZON" : "LATEST";
+  const startingPosition = options.fromEarliest
+    ? "TRIM_HORIZON"
+    : mappingStartingPosition(pipeline.name, pipeline.startingPosition);
   const groupPrefix = `sparkless-${pipeline.name}`;
   const runners = [
     new EventSourceMappingRunner(options.kafka, {
       name: "parse-filter",
-      topics: pipeline.topics.sources,
+      topics: sources,
       consumerGroupId: `${groupPrefix}-parse-filter`,
       batchSize: pipeline.batchSize,
       maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,

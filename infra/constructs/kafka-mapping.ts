@@ -1,7 +1,7 @@
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import type { StartingPosition } from "../../shared/pipeline/definition.ts";
+import type { MappingStartingPosition } from "../../shared/pipeline/starting-position.ts";
 import type { KafkaCluster } from "./kafka-cluster.ts";
 
 export interface KafkaMappingProps {
@@ -13,8 +13,8 @@ export interface KafkaMappingProps {
   readonly batchSize?: number;
   /** @default 500 ms */
   readonly maxBatchingWindowMs?: number;
-  /** @default "latest" */
-  readonly startingPosition?: StartingPosition;
+  /** @default "LATEST" */
+  readonly startingPosition?: MappingStartingPosition;
   /** A Lambda event-filtering pattern on the record value; records not matching cost nothing. */
   readonly filterPattern?: object;
   /** Where batches go once retries are exhausted. */
@@ -34,7 +34,7 @@ export class KafkaMapping extends Construct {
 
   constructor(scope: Construct, id: string, props: KafkaMappingProps) {
     super(scope, id);
-    const position = props.startingPosition ?? "latest";
+    const position = props.startingPosition ?? "LATEST";
     const windowSeconds = Math.round((props.maxBatchingWindowMs ?? 500) / 1000);
     this.mapping = new lambda.CfnEventSourceMapping(this, "Mapping", {
       functionName: props.fn.functionName,
@@ -46,13 +46,8 @@ export class KafkaMapping extends Construct {
       ],
       batchSize: props.batchSize ?? 100,
       maximumBatchingWindowInSeconds: windowSeconds,
-      startingPosition:
-        position === "earliest"
-          ? "TRIM_HORIZON"
-          : position === "latest"
-            ? "LATEST"
-            : "AT_TIMESTAMP",
-      ...(typeof position === "object" && "timestampMs" in position
+      startingPosition: typeof position === "string" ? position : "AT_TIMESTAMP",
+      ...(typeof position === "object"
         ? { startingPositionTimestamp: Math.floor(position.timestampMs / 1000) }
         : {}),
       ...(props.filterPattern

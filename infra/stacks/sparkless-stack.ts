@@ -3,6 +3,7 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import { mappingStartingPosition } from "../../shared/pipeline/starting-position.ts";
 import { pipelineNamed } from "../../shared/pipelines/index.ts";
 import { ConfigError, readConfig } from "../config.ts";
 import { KafkaCluster } from "../constructs/kafka-cluster.ts";
@@ -67,7 +68,7 @@ export class SparklessStack extends Stack {
           consumerGroupId: group("parse-filter"),
           batchSize: pipeline.batchSize,
           maxBatchingWindowMs: pipeline.maxBatchingWindowMs,
-          startingPosition: pipeline.startingPosition,
+          startingPosition: mappingStartingPosition(pipeline.name, pipeline.startingPosition),
           ...(config.eventFiltering
             ? { filterPattern: filterPattern(pipeline.declarativeFilter) }
             : {}),
@@ -85,7 +86,7 @@ export class SparklessStack extends Stack {
           consumerGroupId: group("window"),
           batchSize: pipeline.batchSize,
           maxBatchingWindowMs: pipeline.maxBatchingWindowMs,
-          startingPosition: "earliest",
+          startingPosition: "TRIM_HORIZON",
           onFailure,
           ...(config.pollers ? { pollers: config.pollers } : {}),
         }),
