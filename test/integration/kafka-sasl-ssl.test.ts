@@ -74,6 +74,15 @@ describe("Kafka over SASL_SSL with SCRAM-SHA-512", () => {
     await expect(connecting).rejects.toThrow(/SCRAM SHA512 authentication failed/);
   });
 
+  it("refuses an unknown SCRAM user", async () => {
+    const kafka = testKafka({
+      sasl: { mechanism: "scram-sha-512", username: "nobody", password: "whatever" },
+      logLevel: logLevel.NOTHING,
+      retry: { retries: 0 },
+    });
+    await expect(kafka.producer().connect()).rejects.toBeInstanceOf(KafkaJSSASLAuthenticationError);
+  });
+
   it("fails the TLS handshake for a client that does not trust the generated CA", async () => {
     // Prepare: same credentials, but TLS verified against Node's public CAs only.
     const kafka = testKafka({ ssl: true, logLevel: logLevel.NOTHING, retry: { retries: 0 } });

@@ -12,6 +12,7 @@ import {
   windowHandler,
 } from "../../../shared/runtime/handlers.ts";
 import { DynamoDbWindowStore } from "../../../shared/store/dynamodb-window-store.ts";
+import type { WindowStore } from "../../../shared/store/window-store.ts";
 import type { ParseFilterCounts } from "../../../shared/usecases/parse-filter.ts";
 import type { WindowCounts, WindowStep } from "../../../shared/usecases/window-batch.ts";
 import { kafkaConnection, testDocumentClient } from "../helpers.ts";
@@ -29,6 +30,8 @@ export interface Faults {
   readonly raceWindow?: boolean;
   /** Every third window invocation crashes at this step, and is retried. */
   readonly crashAt?: WindowStep;
+  /** This share of DynamoDB calls fails as throttled, before or after it took effect. */
+  readonly throttleShare?: number;
 }
 
 export interface DriverTotals {
@@ -38,6 +41,31 @@ export interface DriverTotals {
 }
 
 class InjectedCrash extends Error {}
+
+/**
+ * The store with DynamoDB's throttling injected: a call fails (retriable, as the SDK reports an
+ * exhausted ProvisionedThroughputExceeded) either before it reached the table or after it took
+ * effect — the case where a retry must not apply anything twice.
+ */
+function throttled(store: WindowStore, share: number): WindowStore {
+  let seed = 3;
+  const unlucky = () => {
+    seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+    return seed / 2 ** 31 < share;
+  };
+  return new Proxy(store, {
+    get(target, property, receiver) {
+      const value = Reflect.get(target, property, receiver);
+      if (typeof value !== "function") return value;
+      return async (...args: unknown[]) => {
+        if (unlucky()) throw new InjectedCrash("throttled before the call");
+        const result = await value.apply(target, args);
+        if (unlucky()) throw new InjectedCrash("throttled after the call took effect");
+        return result;
+      };
+    },
+  });
+}
 
 /**
  * Plays Lambda's Kafka event-source mappings for a pipeline, round-robin over partitions so the
@@ -65,7 +93,10 @@ export async function drivePipeline(
   };
   const deps: HandlerDeps = {
     pipeline,
-    store: new DynamoDbWindowStore(testDocumentClient(), tableName),
+    store: throttled(
+      new DynamoDbWindowStore(testDocumentClient(), tableName),
+      faults.throttleShare ?? 0,
+    ),
     send: (messages) => producer.send(messages),
     nowMs: Date.now,
     logger: new Logger({ logLevel: "ERROR" }),
@@ -110,7 +141,7 @@ export async function drivePipeline(
         const batch = source.next(p, parseBatchSize);
         parsed += batch.length;
         if (batch.length === 0) continue;
-        const counts = await parse(event(batch));
+        const counts = await parse(event(batch)); // the parse step touches no store: no throttling
         if (faults.reproduceParse) await parse(event(batch));
         totals.parse.in += counts.in;
         totals.parse.valid += counts.valid;
@@ -135,7 +166,16 @@ export async function drivePipeline(
       }
       if (parsed === 0) break;
     }
-    await flushHandler(deps)();
+    const flush = flushHandler(deps);
+    for (;;) {
+      try {
+        await flush();
+        break;
+      } catch (error) {
+        if (!(error instanceof InjectedCrash)) throw error;
+        totals.crashes++; // the schedule runs it again
+      }
+    }
     return totals;
   } finally {
     await Promise.all([source.stop(), repartition.stop(), producer.disconnect()]);

@@ -145,6 +145,20 @@ describe("the default pipeline on the real broker and DynamoDB Local", () => {
     expect(totals.window.duplicates).toBeGreaterThan(0);
   });
 
+  it("gives identical results with 2% of DynamoDB calls throttled, before or after taking effect", async () => {
+    // Prepare
+    const pipeline = await freshPipeline();
+
+    // Act: a throttled invocation fails whole and Lambda retries it.
+    const totals = await drivePipeline(kafka, pipeline, tableName, SOURCE_PARTITIONS, BATCH_SIZE, {
+      throttleShare: 0.02,
+    });
+
+    // Assess
+    expect(totals.crashes).toBeGreaterThan(0);
+    expect(resultsOf(await readTopic(pipeline.topics.output)).totals).toEqual(expected);
+  });
+
   it.each<Faults["crashAt"]>(["before-state", "between-state-writes", "after-state", "after-emit"])(
     "completes every result after crashes at '%s'; any duplicate is byte-identical",
     async (crashAt) => {
