@@ -27,18 +27,42 @@ export function realisticRecords(count: number): MskEventRecord[] {
   );
 }
 
-function timeIt(
-  label: string,
-  records: readonly MskEventRecord[],
-  run: (r: MskEventRecord) => unknown,
-) {
-  // One warm-up pass so the JIT has compiled both loops before either is timed.
-  for (let i = 0; i < Math.min(records.length, 50_000); i++) run(records[i] as MskEventRecord);
+interface Timing {
+  label: string;
+  seconds: number;
+  eventsPerSec: number;
+  sink: number;
+}
+
+type Loop = readonly [label: string, run: (r: MskEventRecord) => unknown];
+
+function timeOnce([label, run]: Loop, records: readonly MskEventRecord[]): Timing {
   const started = process.hrtime.bigint();
   let sink = 0;
   for (const record of records) if (run(record)) sink++;
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { label, seconds, eventsPerSec: records.length / seconds, sink };
+}
+
+/**
+ * Times loops over the same records in interleaved rounds (GC and machine noise hit them alike),
+ * after a warm-up so the JIT compiled each, and keeps each loop's median round.
+ */
+function timeInterleaved(
+  records: readonly MskEventRecord[],
+  loops: readonly Loop[],
+  rounds = 5,
+): Timing[] {
+  for (const [, run] of loops) {
+    for (let i = 0; i < Math.min(records.length, 50_000); i++) run(records[i] as MskEventRecord);
+  }
+  const samples = loops.map(() => [] as Timing[]);
+  for (let round = 0; round < rounds; round++) {
+    for (const [i, loop] of loops.entries()) samples[i]?.push(timeOnce(loop, records));
+  }
+  return samples.map(
+    (s) => s.sort((a, b) => a.seconds - b.seconds)[Math.floor(s.length / 2)] as Timing,
+  );
 }
 
 /**
@@ -51,17 +75,24 @@ export function benchParse(count: number) {
   const parse = compileRecordParser(userSpending.fields);
   const filter = userSpending.filter ?? (() => true);
   const step = parseFilterStep(userSpending);
-  const bare = timeIt("bare: base64 + JSON.parse", records, (r) =>
-    JSON.parse(Buffer.from(r.value ?? "", "base64").toString("utf8")),
-  );
-  const ours = timeIt("parse + validate + filter", records, (r) => {
-    const decoded = decodeMskRecord(r);
-    const outcome = parse(decoded.value);
-    return outcome.ok && filter(outcome.row, decoded);
-  });
-  const floor = timeIt("bare: base64 + JSON.parse + JSON.stringify", records, (r) =>
-    JSON.stringify(JSON.parse(Buffer.from(r.value ?? "", "base64").toString("utf8"))),
-  );
+  const [bare, ours, floor] = timeInterleaved(records, [
+    [
+      "bare: base64 + JSON.parse",
+      (r) => JSON.parse(Buffer.from(r.value ?? "", "base64").toString("utf8")),
+    ],
+    [
+      "parse + validate + filter",
+      (r) => {
+        const decoded = decodeMskRecord(r);
+        const outcome = parse(decoded.value);
+        return outcome.ok && filter(outcome.row, decoded);
+      },
+    ],
+    [
+      "bare: base64 + JSON.parse + JSON.stringify",
+      (r) => JSON.stringify(JSON.parse(Buffer.from(r.value ?? "", "base64").toString("utf8"))),
+    ],
+  ]) as [Timing, Timing, Timing];
   const batch = 1000;
   const full = {
     label: "full parse/filter step (batches of 1,000)",
