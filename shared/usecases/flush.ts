@@ -1,6 +1,6 @@
 import { aggregatorFor } from "../engine/aggregations.ts";
-import { advanceWatermark, idleWatermark, isDue, maxOf } from "../engine/watermark.ts";
-import { emitDueWindows, type WindowDeps } from "./window-batch.ts";
+import { idleWatermark, isDue, maxOf } from "../engine/watermark.ts";
+import { emitDueWindows, type WindowDeps, watermarkOf } from "./window-batch.ts";
 
 export interface FlushCounts {
   emitted: number;
@@ -17,12 +17,9 @@ export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Pro
   const { pipeline, store } = deps;
   if (pipeline.emit !== "final") return { emitted: 0, watermarkMs: undefined };
   const progress = await store.readProgress(pipeline.name);
-  const lastEventTimeMs = maxOf(progress.partitions.map((p) => p.maxEventTimeMs));
-  let watermarkMs = advanceWatermark(
-    progress.watermarkMs,
-    lastEventTimeMs,
-    pipeline.watermarkDelayMs,
-  );
+  const current = watermarkOf(progress, pipeline.watermarkDelayMs);
+  const lastEventTimeMs = current.maxEventTimeMs;
+  let watermarkMs = current.watermarkMs;
   if (pipeline.idleCloseMs !== undefined) {
     watermarkMs = idleWatermark(
       watermarkMs,

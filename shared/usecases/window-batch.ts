@@ -7,6 +7,7 @@ import { advanceWatermark, isDue, maxOf } from "../engine/watermark.ts";
 import type { KafkaRecord } from "../msk/event.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
 import {
+  type PipelineProgress,
   type StoredWindow,
   type WindowId,
   type WindowStore,
@@ -40,6 +41,22 @@ export interface WindowCounts {
   emitted: number;
   conflicts: number;
   watermarkMs: number | undefined;
+}
+
+/**
+ * The pipeline's watermark from its stored progress: the recorded one, or the maximum event time
+ * of all partitions minus the delay when that is ahead (a partition recorded its progress and
+ * crashed before moving the watermark).
+ */
+export function watermarkOf(
+  progress: PipelineProgress,
+  delayMs: number,
+): { maxEventTimeMs: number | undefined; watermarkMs: number | undefined } {
+  const maxEventTimeMs = maxOf(progress.partitions.map((p) => p.maxEventTimeMs));
+  return {
+    maxEventTimeMs,
+    watermarkMs: advanceWatermark(progress.watermarkMs, maxEventTimeMs, delayMs),
+  };
 }
 
 /** Zeroed counts. */
@@ -86,10 +103,8 @@ export async function processWindowBatch(
     watermarkMs: undefined,
   };
   const progress = await store.readProgress(pipeline.name);
-  const seenMaxMs = maxOf(progress.partitions.map((p) => p.maxEventTimeMs));
-  const watermarkBeforeMs = advanceWatermark(
-    progress.watermarkMs,
-    seenMaxMs,
+  const { maxEventTimeMs: seenMaxMs, watermarkMs: watermarkBeforeMs } = watermarkOf(
+    progress,
     pipeline.watermarkDelayMs,
   );
   counts.watermarkMs = watermarkBeforeMs;
