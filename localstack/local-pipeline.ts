@@ -17,6 +17,7 @@ import { DynamoDbWindowStore } from "../shared/store/dynamodb-window-store.ts";
 import { ensureStateTable } from "../shared/store/table.ts";
 import type { ParseFilterCounts } from "../shared/usecases/parse-filter.ts";
 import { emptyWindowCounts, type WindowCounts } from "../shared/usecases/window-batch.ts";
+import type { FailedBatch } from "./esm/mapping.ts";
 import { EventSourceMappingRunner } from "./esm/runner.ts";
 
 export interface LocalPipelineOptions {
@@ -33,10 +34,15 @@ export interface LocalPipelineOptions {
 }
 
 /** Running totals of every invocation, for the live view. */
+/** Locally, the mappings' on-failure destination (an SQS queue in AWS) is this topic. */
+export const onFailureTopic = (pipeline: Pipeline) => `${pipeline.name}.on-failure`;
+
 export interface PipelineTotals {
   parse: ParseFilterCounts;
   window: Omit<WindowCounts, "watermarkMs">;
   flushEmitted: number;
+  /** Batches a mapping gave up on after its retries (see {@link onFailureTopic}). */
+  failedBatches: number;
 }
 
 /**
@@ -68,6 +74,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     { topic: pipeline.topics.repartition, numPartitions: pipeline.partitions },
     { topic: pipeline.topics.deadLetter, numPartitions: 1, configs: DEAD_LETTER_TOPIC_CONFIG },
     { topic: pipeline.topics.late, numPartitions: 1 },
+    { topic: onFailureTopic(pipeline), numPartitions: 1 },
     {
       topic: pipeline.topics.output,
       numPartitions: 1,
@@ -95,6 +102,14 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     parse: { in: 0, valid: 0, filtered: 0, invalid: 0 },
     window: emptyWindowCounts(),
     flushEmitted: 0,
+    failedBatches: 0,
+  };
+  // Like Lambda's on-failure record: where the batch was, how big, why it failed. Nothing is lost.
+  const onFailure = async (failure: FailedBatch) => {
+    totals.failedBatches++;
+    await producer.send([
+      { topic: onFailureTopic(pipeline), messages: [{ value: JSON.stringify(failure) }] },
+    ]);
   };
   const parse = parseFilterHandler(deps);
   const window = windowHandler(deps);
@@ -111,6 +126,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       batchSize: pipeline.batchSize,
       maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
       startingPosition,
+      onFailure,
       handler: async (event) => add(totals.parse, await parse(event)),
     }),
     new EventSourceMappingRunner(options.kafka, {
@@ -120,6 +136,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       batchSize: pipeline.batchSize,
       maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
       startingPosition: "TRIM_HORIZON",
+      onFailure,
       handler: async (event) => {
         const { watermarkMs: _, ...counts } = await window(event);
         add(totals.window, counts);
