@@ -6,6 +6,7 @@ import { type KafkaConnection, toKafkaJsConfig } from "../shared/kafka/connectio
 import { ensureBrokerCertificates } from "./certs.ts";
 import { requireJava17, run, spawnJava } from "./java.ts";
 import { ensureJars } from "./maven.ts";
+import { jarsDir } from "./paths.ts";
 import { waitUntilReady } from "./process.ts";
 
 /** The SCRAM user created when the embedded broker's storage is formatted. */
@@ -48,10 +49,7 @@ export async function startKafka(
   await requireJava17();
   const [jars, certs] = [await ensureJars("kafka", log), await ensureBrokerCertificates(log)];
   const classpath = `${jars}/*`;
-  const dataDir = join(stateDir, "kafka-data");
-  const propsFile = join(stateDir, "server.properties");
-  const log4jFile = join(stateDir, "kafka-log4j.properties");
-  const logFile = join(stateDir, "kafka.log");
+  const { dataDir, propsFile, log4jFile, logFile } = kafkaFiles(stateDir);
 
   // Storage is ephemeral, like DynamoDB Local in memory: every start is a clean cluster.
   rmSync(dataDir, { recursive: true, force: true });
@@ -82,6 +80,40 @@ export async function startKafka(
     "Formatting Kafka storage",
   );
 
+  const connection: KafkaConnection = {
+    brokers: [`127.0.0.1:${ports.saslSsl}`],
+    tls: { caPem: certs.caPem },
+    sasl: { mechanism: "scram-sha-512", username, password },
+  };
+  const pid = await launch(stateDir, classpath, connection);
+  return { pid, ports, connection, logFile, caPemPath: certs.caPemPath };
+}
+
+/**
+ * Starts the broker again on its existing storage (same ports, topics, offsets and SCRAM user):
+ * a broker that went down and comes back, for outage tests.
+ */
+export async function restartKafka(stateDir: string, kafka: EmbeddedKafka): Promise<EmbeddedKafka> {
+  const pid = await launch(stateDir, `${jarsDir("kafka")}/*`, kafka.connection);
+  return { ...kafka, pid };
+}
+
+/** Where a broker keeps its storage, configuration and log inside its state folder. */
+function kafkaFiles(stateDir: string) {
+  return {
+    dataDir: join(stateDir, "kafka-data"),
+    propsFile: join(stateDir, "server.properties"),
+    log4jFile: join(stateDir, "kafka-log4j.properties"),
+    logFile: join(stateDir, "kafka.log"),
+  };
+}
+
+async function launch(
+  stateDir: string,
+  classpath: string,
+  connection: KafkaConnection,
+): Promise<number> {
+  const { propsFile, log4jFile, logFile } = kafkaFiles(stateDir);
   const pid = spawnJava(
     [
       "-Xms256m",
@@ -98,12 +130,6 @@ export async function startKafka(
     logFile,
     stateDir,
   );
-
-  const connection: KafkaConnection = {
-    brokers: [`127.0.0.1:${ports.saslSsl}`],
-    tls: { caPem: certs.caPem },
-    sasl: { mechanism: "scram-sha-512", username, password },
-  };
   await waitUntilReady({
     what: "Kafka",
     pid,
@@ -112,7 +138,7 @@ export async function startKafka(
     timeoutMs: START_TIMEOUT_MS,
     probe: () => probeKafka(connection),
   });
-  return { pid, ports, connection, logFile, caPemPath: certs.caPemPath };
+  return pid;
 }
 
 /** Connects over SASL_SSL, authenticates and reads the cluster metadata; throws if any step fails. */
