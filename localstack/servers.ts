@@ -44,6 +44,22 @@ export interface StartOptions {
  * process running `npm run infra:down`) can stop them.
  */
 export async function startServers(options: StartOptions): Promise<Servers> {
+  // A port found free can be taken by someone else's outgoing connection before the JVM binds it
+  // (free ports and client ports share the ephemeral range); with ports chosen for us, try again.
+  const anyPorts = options.profile !== "dev";
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startServersOnce(options);
+    } catch (error) {
+      const lostRace =
+        error instanceof LocalServerError &&
+        /Address already in use|BindException/.test(error.message);
+      if (!anyPorts || !lostRace || attempt === 3) throw error;
+    }
+  }
+}
+
+async function startServersOnce(options: StartOptions): Promise<Servers> {
   const env = options.env ?? process.env;
   const log = options.log ?? ((line: string) => console.error(line));
   const dir = stateDir(options.profile);

@@ -50,35 +50,23 @@ export class DynamoDbWindowStore implements WindowStore {
   async readProgress(pipeline: string): Promise<PipelineProgress> {
     let watermarkMs: number | undefined;
     const partitions: PartitionProgress[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          KeyConditionExpression: "pk = :pk",
-          ExpressionAttributeValues: { ":pk": keys.progressPk(pipeline) },
-          ConsistentRead: true,
-          ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: "TOTAL",
-        }),
-      );
-      this.count(page.ConsumedCapacity, "read");
-      for (const item of page.Items ?? []) {
-        const partition = partitionOfSk(item.sk as string);
-        if (item.sk === keys.watermarkSk) watermarkMs = item.watermarkMs as number;
-        else if (partition !== undefined) {
-          partitions.push({
-            partition,
-            maxEventTimeMs: item.maxEventTimeMs as number,
-            updatedAtMs: item.updatedAtMs as number,
-            openEndsMs: [...((item.openEnds as Set<number> | undefined) ?? [])].sort(
-              (a, b) => a - b,
-            ),
-          });
-        }
+    const items = await this.queryAll({
+      KeyConditionExpression: "pk = :pk",
+      ExpressionAttributeValues: { ":pk": keys.progressPk(pipeline) },
+      ConsistentRead: true,
+    });
+    for (const item of items) {
+      const partition = partitionOfSk(item.sk as string);
+      if (item.sk === keys.watermarkSk) watermarkMs = item.watermarkMs as number;
+      else if (partition !== undefined) {
+        partitions.push({
+          partition,
+          maxEventTimeMs: item.maxEventTimeMs as number,
+          updatedAtMs: item.updatedAtMs as number,
+          openEndsMs: [...((item.openEnds as Set<number> | undefined) ?? [])].sort((a, b) => a - b),
+        });
       }
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    }
     return { watermarkMs, partitions };
   }
 
@@ -214,25 +202,13 @@ export class DynamoDbWindowStore implements WindowStore {
     partition: number,
     endMs: number,
   ): Promise<WindowId[]> {
-    const ids: WindowId[] = [];
-    let startKey: Record<string, unknown> | undefined;
-    do {
-      const page = await this.client.send(
-        new QueryCommand({
-          TableName: this.tableName,
-          IndexName: STATE_TABLE.dueIndex,
-          KeyConditionExpression: "#due = :due",
-          ExpressionAttributeNames: { "#due": STATE_TABLE.dueKey },
-          ExpressionAttributeValues: { ":due": keys.due(pipeline, partition, endMs) },
-          ExclusiveStartKey: startKey,
-          ReturnConsumedCapacity: "TOTAL",
-        }),
-      );
-      this.count(page.ConsumedCapacity, "read");
-      for (const item of page.Items ?? [])
-        ids.push(idFromKeys(item.pk as string, item.sk as string, pipeline));
-      startKey = page.LastEvaluatedKey;
-    } while (startKey);
+    const items = await this.queryAll({
+      IndexName: STATE_TABLE.dueIndex,
+      KeyConditionExpression: "#due = :due",
+      ExpressionAttributeNames: { "#due": STATE_TABLE.dueKey },
+      ExpressionAttributeValues: { ":due": keys.due(pipeline, partition, endMs) },
+    });
+    const ids = items.map((item) => idFromKeys(item.pk as string, item.sk as string, pipeline));
     return ids;
   }
 
@@ -254,6 +230,28 @@ export class DynamoDbWindowStore implements WindowStore {
         ":one": 1,
       },
     });
+  }
+
+  /** Every page of a query on the table (or one of its indexes), counted. */
+  private async queryAll(
+    input: Omit<ConstructorParameters<typeof QueryCommand>[0], "TableName">,
+  ): Promise<Array<Record<string, unknown>>> {
+    const items: Array<Record<string, unknown>> = [];
+    let startKey: Record<string, unknown> | undefined;
+    do {
+      const page = await this.client.send(
+        new QueryCommand({
+          ...input,
+          TableName: this.tableName,
+          ExclusiveStartKey: startKey,
+          ReturnConsumedCapacity: "TOTAL",
+        }),
+      );
+      this.count(page.ConsumedCapacity, "read");
+      items.push(...(page.Items ?? []));
+      startKey = page.LastEvaluatedKey;
+    } while (startKey);
+    return items;
   }
 
   private async update(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<void> {

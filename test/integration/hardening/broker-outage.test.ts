@@ -7,12 +7,11 @@ import { stateDir } from "../../../localstack/paths.ts";
 import { stopProcess } from "../../../localstack/process.ts";
 import { startServers, stopServers } from "../../../localstack/servers.ts";
 import { toKafkaJsConfig } from "../../../shared/kafka/connection.ts";
-import type { MskEventRecord } from "../../../shared/msk/event.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { uniqueName } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
-import { expectedResults, generateTrace } from "../pipeline/trace.ts";
+import { expectedResults, generateTrace, resultTotals } from "../pipeline/trace.ts";
 
 // A broker of its own (the shared one must stay up for the other tests), stopped mid-run and
 // started again on the same storage: the pipeline resumes by itself and the results equal Spark's.
@@ -93,18 +92,7 @@ describe("the broker going down and coming back", () => {
     const output = new TopicTail(client, pipeline.topics.output);
     await output.start();
     cleanups.push(() => output.stop());
-    const totals = () => {
-      const byWindow = new Map<string, number>();
-      for (const record of [...output.all().values()].flat() as MskEventRecord[]) {
-        const value = JSON.parse(Buffer.from(record.value ?? "", "base64").toString()) as {
-          window: { start: string };
-          user: string;
-          total_spent: number;
-        };
-        byWindow.set(`${value.user}|${Date.parse(value.window.start)}`, value.total_spent);
-      }
-      return byWindow;
-    };
+    const totals = () => resultTotals([...output.all().values()].flat());
     await until(() => totals().size >= expected.size, "every window result");
     expect(totals()).toEqual(expected);
     expect(local.totals.parse.in).toBeGreaterThanOrEqual(trace.length);

@@ -8,7 +8,7 @@ import { ensureStateTable } from "../../../shared/store/table.ts";
 import { HEADERS } from "../../../shared/usecases/headers.ts";
 import { kafkaConnection, testKafka, uniqueName } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
-import { expectedResults, generateTrace } from "../pipeline/trace.ts";
+import { expectedResults, generateTrace, resultTotals } from "../pipeline/trace.ts";
 
 // The pipeline's process killed with SIGKILL at random moments, round after round, then left to
 // finish: every result is there and right; a duplicate may appear but only byte-identical.
@@ -95,16 +95,7 @@ describe("the pipeline process killed with SIGKILL", () => {
     for (let i = 0; i < 1_800 && byId().size < expected.size; i++) await sleep(100);
     last.kill("SIGTERM");
     await output.stop();
-    const totals = new Map(
-      [...byId().values()].map((record) => {
-        const value = JSON.parse(Buffer.from(record.value ?? "", "base64").toString()) as {
-          window: { start: string };
-          user: string;
-          total_spent: number;
-        };
-        return [`${value.user}|${Date.parse(value.window.start)}`, value.total_spent] as const;
-      }),
-    );
+    const totals = resultTotals([...byId().values()]);
     expect(totals).toEqual(expected);
     console.log(
       `SIGKILL rounds: ${ROUNDS}; results: ${byId().size}; byte-identical duplicates: ${records().length - byId().size}`,

@@ -87,3 +87,19 @@ export function expectedResults(trace: readonly TraceEvent[]): Map<string, numbe
   }
   return totals;
 }
+
+/** Output records of the default pipeline as `user|startMs` → total_spent (a later copy wins). */
+export function resultTotals(
+  records: ReadonlyArray<{ readonly value?: string | null }>,
+): Map<string, number> {
+  const totals = new Map<string, number>();
+  for (const record of records) {
+    const result = JSON.parse(Buffer.from(record.value ?? "", "base64").toString()) as {
+      window: { start: string };
+      user: string;
+      total_spent: number;
+    };
+    totals.set(`${result.user}|${Date.parse(result.window.start)}`, result.total_spent);
+  }
+  return totals;
+}
