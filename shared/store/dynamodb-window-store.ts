@@ -172,7 +172,7 @@ export class DynamoDbWindowStore implements WindowStore {
         ? {}
         : { expiresAt: Math.ceil(window.expiresAtMs / 1000) }),
     };
-    try {
+    return this.unlessConditionFails(async () => {
       const answer = await this.client.send(
         new PutCommand({
           TableName: this.tableName,
@@ -187,14 +187,7 @@ export class DynamoDbWindowStore implements WindowStore {
         }),
       );
       this.count(answer.ConsumedCapacity, "write");
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) {
-        this.countConflict();
-        return false;
-      }
-      throw error;
-    }
+    });
   }
 
   async openWindowsEndingAt(
@@ -262,9 +255,14 @@ export class DynamoDbWindowStore implements WindowStore {
   }
 
   /** An update whose failing condition is an answer ("nothing to do"), not an error. */
-  private async updateIf(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
+  private updateIf(input: ConstructorParameters<typeof UpdateCommand>[0]): Promise<boolean> {
+    return this.unlessConditionFails(() => this.update(input));
+  }
+
+  /** Runs a conditional write: true if it was applied, false if its condition failed. */
+  private async unlessConditionFails(write: () => Promise<void>): Promise<boolean> {
     try {
-      await this.update(input);
+      await write();
       return true;
     } catch (error) {
       if (error instanceof ConditionalCheckFailedException) {
