@@ -29,6 +29,8 @@ export default defineConfig({
           name: "infra",
           include: ["test/infra/**/*.test.ts"],
           testTimeout: 120_000,
+          // Synthesizing both stacks (esbuild bundles included) takes seconds, more on a busy machine.
+          hookTimeout: 120_000,
         },
       },
     ],

@@ -20,11 +20,6 @@ const ACKNOWLEDGED: ReadonlyArray<{ id: string; reason: string }> = [
     reason: `${policy} is AWS's minimal policy for logs and VPC network interfaces, which functions in a VPC and MSK event-source mappings need.`,
   })),
   {
-    id: "AwsSolutions-IAM5[Resource::<StateTable962DE04C.Arn>/index/*]",
-    reason:
-      "The window and flush functions query the state table's due index; the grant covers the table's indexes.",
-  },
-  {
     id: "AwsSolutions-IAM5[Resource::<TopicsHandler363E07A6.Arn>:*]",
     reason: "The CDK custom-resource provider invokes any version of its own handler function.",
   },

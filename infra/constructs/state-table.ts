@@ -1,11 +1,5 @@
 import { RemovalPolicy } from "aws-cdk-lib";
-import {
-  AttributeType,
-  Billing,
-  ProjectionType,
-  TableEncryptionV2,
-  TableV2,
-} from "aws-cdk-lib/aws-dynamodb";
+import { AttributeType, Billing, TableEncryptionV2, TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import { Construct } from "constructs";
 import { STATE_TABLE } from "../../shared/store/table.ts";
 
@@ -19,8 +13,8 @@ export interface StateTableProps {
 
 /**
  * The one DynamoDB table holding window state, per-partition progress and watermarks: on-demand,
- * encrypted, point-in-time recovery on, emitted state expiring by TTL (`expiresAt`, epoch seconds),
- * and the sparse due index that finds windows to close without a scan. The key names come from
+ * encrypted, point-in-time recovery on, closed windows expiring by TTL (`expiresAt`, epoch
+ * seconds). No index: windows to close are found by key (see `shared/store/keys.ts`). The names come from
  * `shared/store/table.ts`, which local runs use to create the same table.
  */
 export class StateTable extends Construct {
@@ -31,13 +25,6 @@ export class StateTable extends Construct {
     this.table = new TableV2(this, "Table", {
       partitionKey: { name: STATE_TABLE.partitionKey, type: AttributeType.STRING },
       sortKey: { name: STATE_TABLE.sortKey, type: AttributeType.STRING },
-      globalSecondaryIndexes: [
-        {
-          indexName: STATE_TABLE.dueIndex,
-          partitionKey: { name: STATE_TABLE.dueKey, type: AttributeType.STRING },
-          projectionType: ProjectionType.KEYS_ONLY,
-        },
-      ],
       billing: Billing.onDemand(),
       encryption: TableEncryptionV2.awsManagedKey(),
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },

@@ -1,31 +1,34 @@
 import type { RepartitionedEvent } from "../codec/repartition.ts";
-import type { StoredWindow, WindowId } from "../store/window-store.ts";
-import { windowKey } from "../store/window-store.ts";
+import { type ShardId, type StoredShard, shardKey } from "../store/window-store.ts";
 import type { Aggregator, AggState } from "./aggregations.ts";
+import { bucketOf } from "./buckets.ts";
 import { isLate } from "./watermark.ts";
 import { type WindowBounds, windowsFor } from "./windows.ts";
 
-/** A batch sorted out: what goes into which window, and what is late. */
+/** A batch sorted out: what goes into which window shard, and what is late. */
 export interface BatchPlan {
-  /** Per window (by {@link windowKey}), in first-seen order, the events it receives. */
-  readonly windows: Map<string, { readonly id: WindowId; readonly events: RepartitionedEvent[] }>;
+  /** Per shard (by {@link shardKey}), in first-seen order, its events in batch order. */
+  readonly shards: Map<string, { readonly id: ShardId; readonly events: RepartitionedEvent[] }>;
   /** Events all of whose windows had closed before the batch (Spark drops them). */
   readonly late: Array<{ readonly event: RepartitionedEvent; readonly windows: WindowBounds[] }>;
   readonly maxEventTimeMs: number | undefined;
 }
 
 /**
- * Assigns a batch's events to windows and sorts out the late ones against the watermark in force
- * before the batch. An event behind the watermark whose window is still open is counted; for
- * sliding windows, an event counts in its open windows and not in the closed ones (as Spark).
+ * Assigns one repartition partition's batch to window shards and sorts out the late events
+ * against the watermark in force before the batch. An event behind the watermark whose window is
+ * still open is counted; for sliding windows, an event counts in its open windows and not in the
+ * closed ones (as Spark). Each shard keeps its events in batch order, which is source-offset
+ * order per source partition: what the exactly-once skip in {@link applyEvents} relies on.
  */
 export function planBatch(
   events: readonly RepartitionedEvent[],
+  layout: { readonly partition: number; readonly buckets: number },
   sizeMs: number,
   slideMs: number,
   watermarkBeforeMs: number | undefined,
 ): BatchPlan {
-  const windows: BatchPlan["windows"] = new Map();
+  const shards: BatchPlan["shards"] = new Map();
   const late: BatchPlan["late"] = [];
   let maxEventTimeMs: number | undefined;
   for (const event of events) {
@@ -39,49 +42,58 @@ export function planBatch(
       late.push({ event, windows: assigned });
       continue;
     }
-    for (const bounds of open) {
-      const id: WindowId = {
-        groupKey: event.groupKey,
-        startMs: bounds.startMs,
-        endMs: bounds.endMs,
-      };
-      const key = windowKey(id);
-      const entry = windows.get(key);
+    const bucket = bucketOf(event.groupKey, layout.buckets);
+    for (const { startMs, endMs } of open) {
+      const id: ShardId = { partition: layout.partition, bucket, startMs, endMs };
+      const key = shardKey(id);
+      const entry = shards.get(key);
       if (entry) entry.events.push(event);
-      else windows.set(key, { id, events: [event] });
+      else shards.set(key, { id, events: [event] });
     }
   }
-  return { windows, late, maxEventTimeMs };
+  return { shards, late, maxEventTimeMs };
 }
 
-/** A window's state after a batch, and which of the batch's events were new to it. */
-export interface AppliedWindow {
-  readonly state: AggState;
+/** A shard's state after a batch, and which of the batch's events were new to it. */
+export interface AppliedShard {
+  readonly entries: Map<string, AggState>;
   readonly applied: Record<string, number>;
   readonly newEvents: RepartitionedEvent[];
+  /** The group keys whose state changed, in first-seen order. */
+  readonly changedKeys: string[];
 }
 
 /**
- * Applies a window's events to its stored state, skipping every event at or below the highest
- * source offset already applied for its source partition (a retry's re-delivery or a re-produced
- * prefix). Returns undefined when nothing is new.
+ * Applies a shard's events (one window, the group keys of one bucket) to its stored state,
+ * skipping every event at or below the highest source offset already applied for its source
+ * partition (a retry's re-delivery or a re-produced prefix). Events are pre-aggregated per key
+ * first, so the stored state is merged once per key. Returns undefined when nothing is new.
  */
 export function applyEvents(
-  stored: Pick<StoredWindow, "state" | "applied"> | undefined,
+  stored: Pick<StoredShard, "entries" | "applied"> | undefined,
   events: readonly RepartitionedEvent[],
   aggregator: Aggregator,
-): AppliedWindow | undefined {
+): AppliedShard | undefined {
   const applied: Record<string, number> = { ...(stored?.applied ?? {}) };
-  const partial = aggregator.init();
+  const partials = new Map<string, AggState>();
   const newEvents: RepartitionedEvent[] = [];
   for (const event of events) {
     const done = applied[event.source];
     if (done !== undefined && event.sourceOffset <= done) continue;
+    let partial = partials.get(event.groupKey);
+    if (!partial) {
+      partial = aggregator.init();
+      partials.set(event.groupKey, partial);
+    }
     aggregator.add(partial, event.row);
     applied[event.source] = event.sourceOffset;
     newEvents.push(event);
   }
   if (newEvents.length === 0) return undefined;
-  const state = stored ? aggregator.merge(stored.state as AggState, partial) : partial;
-  return { state, applied, newEvents };
+  const entries = new Map(stored?.entries as ReadonlyMap<string, AggState> | undefined);
+  for (const [key, partial] of partials) {
+    const before = entries.get(key);
+    entries.set(key, before ? aggregator.merge(before, partial) : partial);
+  }
+  return { entries, applied, newEvents, changedKeys: [...partials.keys()] };
 }

@@ -57,6 +57,7 @@ export interface Pipeline {
   readonly late: "drop" | "topic";
   readonly idleCloseMs: number | undefined;
   readonly partitions: number;
+  readonly stateBuckets: number;
   readonly outputKey: (result: WindowResult) => string;
   readonly outputValue: (result: WindowResult) => string;
 }
@@ -77,6 +78,7 @@ const KNOWN_FIELDS = new Set<string>([
   "idleClose",
   "output",
   "partitions",
+  "stateBuckets",
 ]);
 const KNOWN_SOURCE_FIELDS = new Set([
   "topics",
@@ -229,6 +231,9 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
   const partitions = definition.partitions ?? 4;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1000)
     fail("partitions", "must be an integer from 1 to 1000");
+  const stateBuckets = definition.stateBuckets ?? 8;
+  if (!Number.isInteger(stateBuckets) || stateBuckets < 1 || stateBuckets > 4096)
+    fail("stateBuckets", "must be an integer from 1 to 4096");
 
   const output = definition.output ?? fail("output", "required");
   if (!TOPIC_NAME.test(output.topic ?? ""))
@@ -270,6 +275,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     late,
     idleCloseMs,
     partitions,
+    stateBuckets,
     outputKey: output.key ?? ((result) => result.groupKey),
     outputValue: output.value ?? encoder,
   };

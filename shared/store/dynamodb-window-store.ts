@@ -6,16 +6,17 @@ import {
   QueryCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import { ShardTooLargeError } from "./errors.ts";
 import { keys, partitionOfSk } from "./keys.ts";
 import { STATE_TABLE } from "./table.ts";
 import {
   emptyStats,
   type PartitionProgress,
   type PipelineProgress,
-  type StoredWindow,
-  type WindowId,
+  type ShardId,
+  type StoredShard,
+  shardKey,
   type WindowStore,
-  windowKey,
 } from "./window-store.ts";
 
 // BatchGetItem takes at most 100 keys per call.
@@ -23,20 +24,24 @@ import {
 const BATCH_GET_LIMIT = 100;
 const MAX_UNPROCESSED_ROUNDS = 8;
 
-interface WindowItem {
+interface ShardItem {
   pk: string;
   sk: string;
-  groupKey: string;
+  partition: number;
+  bucket: number;
   startMs: number;
   endMs: number;
-  partition: number;
-  state: unknown;
+  /** JSON object, group key → aggregation state (a string: any key is safe, and it is compact). */
+  entries: string;
   applied: Record<string, number>;
   version: number;
-  due?: string;
-  emittedAtMs?: number;
+  closedAtMs?: number;
   expiresAt?: number;
 }
+
+// DynamoDB's item limit is 400 KB; this leaves room for the keys and attributes around the entries.
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items
+const MAX_ENTRIES_BYTES = 380_000;
 
 /** {@link WindowStore} on the state table, through an injected document client. */
 export class DynamoDbWindowStore implements WindowStore {
@@ -120,14 +125,14 @@ export class DynamoDbWindowStore implements WindowStore {
     });
   }
 
-  async getWindows(pipeline: string, ids: readonly WindowId[]): Promise<Map<string, StoredWindow>> {
-    const found = new Map<string, StoredWindow>();
+  async getShards(pipeline: string, ids: readonly ShardId[]): Promise<Map<string, StoredShard>> {
+    const found = new Map<string, StoredShard>();
     // BatchGetItem refuses a request that names a key twice.
-    const unique = [...new Map(ids.map((id) => [windowKey(id), id])).values()];
+    const unique = [...new Map(ids.map((id) => [shardKey(id), id])).values()];
     for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
       let pending: Array<Record<string, unknown>> = unique
         .slice(i, i + BATCH_GET_LIMIT)
-        .map((id) => keys.window(pipeline, id.groupKey, id.startMs, id.endMs));
+        .map((id) => keys.shard(pipeline, id.partition, id.bucket, id.startMs, id.endMs));
       for (let round = 0; pending.length > 0; round++) {
         if (round === MAX_UNPROCESSED_ROUNDS) {
           throw new Error(
@@ -142,9 +147,9 @@ export class DynamoDbWindowStore implements WindowStore {
           }),
         );
         this.count(answer.ConsumedCapacity, "read");
-        for (const item of (answer.Responses?.[this.tableName] ?? []) as WindowItem[]) {
-          const window = fromItem(item);
-          found.set(windowKey(window), window);
+        for (const item of (answer.Responses?.[this.tableName] ?? []) as ShardItem[]) {
+          const shard = fromItem(item);
+          found.set(shardKey(shard), shard);
         }
         pending = answer.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
@@ -152,25 +157,33 @@ export class DynamoDbWindowStore implements WindowStore {
     return found;
   }
 
-  async putWindow(
+  async putShard(
     pipeline: string,
-    window: StoredWindow,
+    shard: StoredShard,
     expectedVersion: number | undefined,
   ): Promise<boolean> {
-    const item: WindowItem = {
-      ...keys.window(pipeline, window.groupKey, window.startMs, window.endMs),
-      groupKey: window.groupKey,
-      startMs: window.startMs,
-      endMs: window.endMs,
-      partition: window.partition,
-      state: window.state,
-      applied: { ...window.applied },
-      version: window.version,
-      ...(window.open ? { due: keys.due(pipeline, window.partition, window.endMs) } : {}),
-      ...(window.emittedAtMs === undefined ? {} : { emittedAtMs: window.emittedAtMs }),
-      ...(window.expiresAtMs === undefined
+    const entries = JSON.stringify(Object.fromEntries(shard.entries));
+    const entriesBytes = Buffer.byteLength(entries);
+    if (entriesBytes > MAX_ENTRIES_BYTES) {
+      throw new ShardTooLargeError(
+        `pipeline '${pipeline}': the window state of partition ${shard.partition}, bucket ${shard.bucket} ` +
+          `would hold ${shard.entries.size} group keys (${Math.round(entriesBytes / 1024)} KB), ` +
+          "more than a DynamoDB item takes: raise the pipeline's stateBuckets (on a drained pipeline)",
+      );
+    }
+    const item: ShardItem = {
+      ...keys.shard(pipeline, shard.partition, shard.bucket, shard.startMs, shard.endMs),
+      partition: shard.partition,
+      bucket: shard.bucket,
+      startMs: shard.startMs,
+      endMs: shard.endMs,
+      entries,
+      applied: { ...shard.applied },
+      version: shard.version,
+      ...(shard.closedAtMs === undefined ? {} : { closedAtMs: shard.closedAtMs }),
+      ...(shard.expiresAtMs === undefined
         ? {}
-        : { expiresAt: Math.ceil(window.expiresAtMs / 1000) }),
+        : { expiresAt: Math.ceil(shard.expiresAtMs / 1000) }),
     };
     return this.unlessConditionFails(async () => {
       const answer = await this.client.send(
@@ -190,37 +203,28 @@ export class DynamoDbWindowStore implements WindowStore {
     });
   }
 
-  async openWindowsEndingAt(
+  async closeShard(
     pipeline: string,
-    partition: number,
-    endMs: number,
-  ): Promise<WindowId[]> {
-    const items = await this.queryAll({
-      IndexName: STATE_TABLE.dueIndex,
-      KeyConditionExpression: "#due = :due",
-      ExpressionAttributeNames: { "#due": STATE_TABLE.dueKey },
-      ExpressionAttributeValues: { ":due": keys.due(pipeline, partition, endMs) },
-    });
-    const ids = items.map((item) => idFromKeys(item.pk as string, item.sk as string, pipeline));
-    return ids;
-  }
-
-  async markEmitted(
-    pipeline: string,
-    id: WindowId,
-    emittedAtMs: number,
+    id: ShardId,
+    readVersion: number | undefined,
+    closedAtMs: number,
     expiresAtMs: number,
   ): Promise<boolean> {
+    if (readVersion === undefined) {
+      const empty = { ...id, entries: new Map(), applied: {}, version: 1, closedAtMs, expiresAtMs };
+      return this.putShard(pipeline, empty, undefined);
+    }
     return this.updateIf({
       TableName: this.tableName,
-      Key: keys.window(pipeline, id.groupKey, id.startMs, id.endMs),
-      UpdateExpression: "SET emittedAtMs = :at, #ttl = :ttl, version = version + :one REMOVE #due",
-      ConditionExpression: "attribute_exists(pk) AND attribute_not_exists(emittedAtMs)",
-      ExpressionAttributeNames: { "#due": STATE_TABLE.dueKey, "#ttl": STATE_TABLE.ttlAttribute },
+      Key: keys.shard(pipeline, id.partition, id.bucket, id.startMs, id.endMs),
+      UpdateExpression: "SET closedAtMs = :at, #ttl = :ttl, version = :next",
+      ConditionExpression: "version = :read AND attribute_not_exists(closedAtMs)",
+      ExpressionAttributeNames: { "#ttl": STATE_TABLE.ttlAttribute },
       ExpressionAttributeValues: {
-        ":at": emittedAtMs,
+        ":at": closedAtMs,
         ":ttl": Math.ceil(expiresAtMs / 1000),
-        ":one": 1,
+        ":read": readVersion,
+        ":next": readVersion + 1,
       },
     });
   }
@@ -290,22 +294,15 @@ export class DynamoDbWindowStore implements WindowStore {
   }
 }
 
-function fromItem(item: WindowItem): StoredWindow {
+function fromItem(item: ShardItem): StoredShard {
   return {
-    groupKey: item.groupKey,
+    partition: item.partition,
+    bucket: item.bucket,
     startMs: item.startMs,
     endMs: item.endMs,
-    partition: item.partition,
-    state: item.state,
+    entries: new Map(Object.entries(JSON.parse(item.entries) as Record<string, unknown>)),
     applied: item.applied ?? {},
     version: item.version,
-    open: item.due !== undefined,
-    ...(item.emittedAtMs === undefined ? {} : { emittedAtMs: item.emittedAtMs }),
+    ...(item.closedAtMs === undefined ? {} : { closedAtMs: item.closedAtMs }),
   };
-}
-
-function idFromKeys(pk: string, sk: string, pipeline: string): WindowId {
-  const prefix = `w#${pipeline}#`;
-  const [startMs, endMs] = sk.split("#").map(Number);
-  return { groupKey: pk.slice(prefix.length), startMs: startMs as number, endMs: endMs as number };
 }

@@ -3,24 +3,22 @@
  *
  * | item | pk | sk | why |
  * |---|---|---|---|
- * | window state | `w#<pipeline>#<group key>` | `<start ms>#<end ms>` | one partition key per group key: writes spread over DynamoDB partitions, never one hot key per Kafka partition |
+ * | window shard | `w#<pipeline>#<repartition partition>#<bucket>` | `<start ms>#<end ms>` | the group keys of one bucket in one window, as a map key → aggregation state: a batch writes one item per bucket and window it touches, not one per key; partition × bucket partition keys spread the writes |
  * | partition progress | `p#<pipeline>` | `part#<repartition partition>` | max event time and the window ends still open there; one item per Kafka partition, written by that partition's invocation only |
  * | watermark | `p#<pipeline>` | `watermark` | the pipeline's watermark, monotonic; one Query on `p#<pipeline>` reads it with every partition's progress |
  *
- * Open final-mode windows carry `due = d#<pipeline>#<partition>#<end ms>`, a sparse, keys-only
- * global secondary index: the windows that close at one end time in one partition are a Query,
- * not a scan, and each window writes the index twice in its life (opened, emitted), not per event.
+ * A window is identified by its end (all windows of a pipeline have one size), so closing the
+ * windows that end at one time in one partition reads its `stateBuckets` shards by key: no index,
+ * no scan. The window's state is queryable by the same keys (`entries.<group key>`).
  */
 export const keys = {
-  window: (pipeline: string, groupKey: string, startMs: number, endMs: number) => ({
-    pk: `w#${pipeline}#${groupKey}`,
+  shard: (pipeline: string, partition: number, bucket: number, startMs: number, endMs: number) => ({
+    pk: `w#${pipeline}#${partition}#${bucket}`,
     sk: `${startMs}#${endMs}`,
   }),
   progressPk: (pipeline: string) => `p#${pipeline}`,
   partitionSk: (partition: number) => `part#${partition}`,
   watermarkSk: "watermark",
-  due: (pipeline: string, partition: number, endMs: number) =>
-    `d#${pipeline}#${partition}#${endMs}`,
 } as const;
 
 /** Reads the partition number back from a progress item's sort key, or undefined for others. */

@@ -1,10 +1,10 @@
 import {
   emptyStats,
   type PipelineProgress,
-  type StoredWindow,
-  type WindowId,
+  type ShardId,
+  type StoredShard,
+  shardKey,
   type WindowStore,
-  windowKey,
 } from "./window-store.ts";
 
 /**
@@ -14,7 +14,7 @@ import {
  */
 export class MemoryWindowStore implements WindowStore {
   readonly stats = emptyStats();
-  private readonly windows = new Map<string, StoredWindow>();
+  private readonly shards = new Map<string, StoredShard>();
   private readonly watermarks = new Map<string, number>();
   private readonly progress = new Map<
     string,
@@ -69,60 +69,52 @@ export class MemoryWindowStore implements WindowStore {
     for (const end of endsMs) current?.openEnds.delete(end);
   }
 
-  async getWindows(pipeline: string, ids: readonly WindowId[]): Promise<Map<string, StoredWindow>> {
+  async getShards(pipeline: string, ids: readonly ShardId[]): Promise<Map<string, StoredShard>> {
     this.stats.calls += Math.ceil(ids.length / 100);
-    const found = new Map<string, StoredWindow>();
+    const found = new Map<string, StoredShard>();
     for (const id of ids) {
-      const window = this.windows.get(this.key(pipeline, id));
-      if (window) found.set(windowKey(id), structuredClone(window));
+      const shard = this.shards.get(this.key(pipeline, id));
+      if (shard) found.set(shardKey(id), structuredClone(shard));
     }
     return found;
   }
 
-  async putWindow(
+  async putShard(
     pipeline: string,
-    window: StoredWindow,
+    shard: StoredShard,
     expectedVersion: number | undefined,
   ): Promise<boolean> {
     this.stats.calls++;
-    const key = this.key(pipeline, window);
-    if (this.windows.get(key)?.version !== expectedVersion) {
+    const key = this.key(pipeline, shard);
+    if (this.shards.get(key)?.version !== expectedVersion) {
       this.stats.conditionalFailures++;
       return false;
     }
     this.stats.writeCapacityUnits++;
-    this.windows.set(key, structuredClone(window));
+    this.shards.set(key, structuredClone(shard));
     return true;
   }
 
-  async openWindowsEndingAt(
+  async closeShard(
     pipeline: string,
-    partition: number,
-    endMs: number,
-  ): Promise<WindowId[]> {
-    this.stats.calls++;
-    const prefix = `${pipeline}\u0001`;
-    return [...this.windows.entries()]
-      .filter(
-        ([key, w]) =>
-          key.startsWith(prefix) && w.open && w.partition === partition && w.endMs === endMs,
-      )
-      .map(([, w]) => ({ groupKey: w.groupKey, startMs: w.startMs, endMs: w.endMs }));
-  }
-
-  async markEmitted(pipeline: string, id: WindowId, emittedAtMs: number): Promise<boolean> {
+    id: ShardId,
+    readVersion: number | undefined,
+    closedAtMs: number,
+    expiresAtMs: number,
+  ): Promise<boolean> {
     this.stats.calls++;
     const key = this.key(pipeline, id);
-    const window = this.windows.get(key);
-    if (!window || window.emittedAtMs !== undefined) {
+    const shard = this.shards.get(key);
+    if (shard?.version !== readVersion || shard?.closedAtMs !== undefined) {
       this.stats.conditionalFailures++;
       return false;
     }
-    this.windows.set(key, { ...window, open: false, emittedAtMs, version: window.version + 1 });
+    const closed = { entries: new Map(), applied: {}, ...shard, ...id, closedAtMs, expiresAtMs };
+    this.shards.set(key, { ...closed, version: (readVersion ?? 0) + 1 });
     return true;
   }
 
-  private key(pipeline: string, id: WindowId): string {
-    return `${pipeline}\u0001${windowKey(id)}`;
+  private key(pipeline: string, id: ShardId): string {
+    return `${pipeline}\u0001${shardKey(id)}`;
   }
 }

@@ -14,34 +14,23 @@ import {
 export const STATE_TABLE = {
   partitionKey: "pk",
   sortKey: "sk",
-  /** Sparse index of windows waiting to close: only open final-mode windows carry `due`. */
-  dueIndex: "due-index",
-  dueKey: "due",
-  /** Epoch seconds after which DynamoDB's TTL deletes an emitted window. */
+  /** Epoch seconds after which DynamoDB's TTL deletes a window shard that can no longer change. */
   ttlAttribute: "expiresAt",
 } as const;
 
-/** `CreateTable` input for the state table: on-demand, with the due index (keys only). */
+/** `CreateTable` input for the state table: on-demand, keys only (see `keys.ts`). */
 export function stateTableDefinition(tableName: string): CreateTableCommandInput {
-  const { partitionKey, sortKey, dueIndex, dueKey } = STATE_TABLE;
+  const { partitionKey, sortKey } = STATE_TABLE;
   return {
     TableName: tableName,
     BillingMode: "PAY_PER_REQUEST",
     AttributeDefinitions: [
       { AttributeName: partitionKey, AttributeType: "S" },
       { AttributeName: sortKey, AttributeType: "S" },
-      { AttributeName: dueKey, AttributeType: "S" },
     ],
     KeySchema: [
       { AttributeName: partitionKey, KeyType: "HASH" },
       { AttributeName: sortKey, KeyType: "RANGE" },
-    ],
-    GlobalSecondaryIndexes: [
-      {
-        IndexName: dueIndex,
-        KeySchema: [{ AttributeName: dueKey, KeyType: "HASH" }],
-        Projection: { ProjectionType: "KEYS_ONLY" },
-      },
     ],
   };
 }

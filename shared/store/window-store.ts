@@ -5,11 +5,22 @@ export interface WindowId {
   readonly endMs: number;
 }
 
-/** A window's stored state. `S` is the engine's aggregation state (plain JSON). */
-export interface StoredWindow<S = unknown> extends WindowId {
-  /** The repartition partition whose invocations own the window (index shard for closing). */
+/**
+ * Identifies one item of window state: the group keys of one bucket (a hash of the key, see
+ * `engine/buckets.ts`), in one window, of one repartition partition. A partition has one
+ * invocation in flight, so its items have one writer in the normal case.
+ */
+export interface ShardId {
   readonly partition: number;
-  readonly state: S;
+  readonly bucket: number;
+  readonly startMs: number;
+  readonly endMs: number;
+}
+
+/** A shard's stored state. `S` is the engine's aggregation state (plain JSON). */
+export interface StoredShard<S = unknown> extends ShardId {
+  /** Aggregation state per group key. */
+  readonly entries: ReadonlyMap<string, S>;
   /**
    * Per source partition (`topic/partition`), the highest source offset already applied. A retry
    * re-produces a prefix of what it produced before, in order, so anything at or below is a
@@ -18,11 +29,12 @@ export interface StoredWindow<S = unknown> extends WindowId {
   readonly applied: Readonly<Record<string, number>>;
   /** Optimistic-locking version: every write expects the one it read. */
   readonly version: number;
-  /** Open in final mode: listed in the due index until emitted. */
-  readonly open: boolean;
-  /** When the result was acknowledged by the broker (epoch ms); absent until emitted. */
-  readonly emittedAtMs?: number;
-  /** When DynamoDB's TTL may delete the window (epoch ms); set when it can no longer change. */
+  /**
+   * Final mode: when the window closed (epoch ms). Set before its results are produced, so a
+   * writer still holding the open state fails its version check and finds its events late.
+   */
+  readonly closedAtMs?: number;
+  /** When DynamoDB's TTL may delete the shard (epoch ms); set when it can no longer change. */
   readonly expiresAtMs?: number;
 }
 
@@ -67,31 +79,36 @@ export interface WindowStore {
   advanceWatermark(pipeline: string, watermarkMs: number): Promise<void>;
   /** Forgets window ends whose windows have all been emitted. */
   closeEnds(pipeline: string, partition: number, endsMs: readonly number[]): Promise<void>;
-  getWindows(pipeline: string, ids: readonly WindowId[]): Promise<Map<string, StoredWindow>>;
-  /** Writes a window if its stored version is still `expectedVersion` (undefined: must not exist). */
-  putWindow(
+  getShards(pipeline: string, ids: readonly ShardId[]): Promise<Map<string, StoredShard>>;
+  /** Writes a shard if its stored version is still `expectedVersion` (undefined: must not exist). */
+  putShard(
     pipeline: string,
-    window: StoredWindow,
+    shard: StoredShard,
     expectedVersion: number | undefined,
   ): Promise<boolean>;
-  /** The open windows of `partition` that end at `endMs`. */
-  openWindowsEndingAt(pipeline: string, partition: number, endMs: number): Promise<WindowId[]>;
   /**
-   * Marks a window emitted unless it already is (returns false then), bumping its version so a
-   * writer holding the state from before cannot overwrite the emitted window.
+   * Closes a shard whose stored version is still `readVersion` and that is not closed yet (false
+   * otherwise), bumping its version so no writer holding an older state can change it. A shard
+   * that does not exist (`readVersion` undefined) is created closed and empty: a writer that read
+   * nothing there cannot create it after the window's results went out.
    */
-  markEmitted(
+  closeShard(
     pipeline: string,
-    id: WindowId,
-    emittedAtMs: number,
+    id: ShardId,
+    readVersion: number | undefined,
+    closedAtMs: number,
     expiresAtMs: number,
   ): Promise<boolean>;
   readonly stats: StoreStats;
 }
 
-/** The map key of a window id in results of {@link WindowStore.getWindows}. */
+/** A window id as a map key (the engine's batch plan). */
 export const windowKey = (id: WindowId): string =>
   `${id.groupKey}\u0000${id.startMs}\u0000${id.endMs}`;
+
+/** The map key of a shard id in results of {@link WindowStore.getShards}. */
+export const shardKey = (id: ShardId): string =>
+  `${id.partition}#${id.bucket}#${id.startMs}#${id.endMs}`;
 
 /** Fresh, zeroed stats. */
 export const emptyStats = (): StoreStats => ({

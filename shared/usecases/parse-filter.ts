@@ -7,8 +7,8 @@ import type { Pipeline } from "../pipeline/pipeline.ts";
 import { HEADERS } from "./headers.ts";
 
 /**
- * The longest group key accepted. It becomes part of a DynamoDB partition key (at most 2,048
- * bytes), so a longer one would fail every write and block its partition: it is rejected instead.
+ * The longest group key accepted. It is stored in a window's state item (at most 400 KB) and
+ * carried on every message about it, so a key that is really a document is rejected instead.
  * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html
  */
 export const MAX_GROUP_KEY_BYTES = 1024;

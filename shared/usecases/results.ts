@@ -1,22 +1,23 @@
 import type { Message } from "kafkajs";
 import type { Aggregator, AggState } from "../engine/aggregations.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
-import type { StoredWindow } from "../store/window-store.ts";
+import type { WindowId } from "../store/window-store.ts";
 import { HEADERS } from "./headers.ts";
 
-/** How long an emitted window stays queryable in DynamoDB before TTL removes it. */
+/** How long a closed window stays queryable in DynamoDB before TTL removes it. */
 export const EMITTED_RETENTION_MS = 7 * 24 * 3_600_000;
 
 /**
  * The output record of a window result. Key, value and headers depend only on the stored window,
  * so a re-send after a crash is byte-identical. Consumers dedupe on the `sparkless-result-id`
  * header (or simply on the key and window, with a compacted output topic): in final mode it is
- * `<pipeline>/<key>/<start ms>/<end ms>`; update mode appends the state version, one id per value.
+ * `<pipeline>/<key>/<start ms>/<end ms>`; update mode appends the version of the state item the
+ * value was written in, one id per value.
  */
 export function resultMessage(
   pipeline: Pipeline,
   aggregator: Aggregator,
-  window: StoredWindow,
+  window: WindowId & { readonly state: unknown; readonly version: number },
 ): Message {
   const result = {
     groupKey: window.groupKey,

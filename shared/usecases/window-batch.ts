@@ -3,15 +3,16 @@ import { decodeRepartitioned, type RepartitionedEvent } from "../codec/repartiti
 import { isoMs } from "../codec/spark-json.ts";
 import { type Aggregator, aggregatorFor } from "../engine/aggregations.ts";
 import { applyEvents, planBatch } from "../engine/batch.ts";
+import { bucketOf } from "../engine/buckets.ts";
 import { advanceWatermark, isDue, maxOf } from "../engine/watermark.ts";
 import type { KafkaRecord } from "../msk/event.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
 import {
   type PipelineProgress,
-  type StoredWindow,
-  type WindowId,
+  type ShardId,
+  type StoredShard,
+  shardKey,
   type WindowStore,
-  windowKey,
 } from "../store/window-store.ts";
 import { HEADERS } from "./headers.ts";
 import { deadLetterMessage } from "./parse-filter.ts";
@@ -81,12 +82,13 @@ const MAX_WRITE_ATTEMPTS = 8;
  * emit mode says. Per repartition partition of the batch:
  *
  * 1. the watermark in force before the batch decides what is late (Spark's rule);
- * 2. events are pre-aggregated per (key, window), so DynamoDB sees one conditional write per pair;
- * 3. each write skips events at or below the source offsets the window already applied and
+ * 2. events are pre-aggregated per (key, window) into shards (a window's keys of one bucket), so
+ *    DynamoDB sees one conditional write per shard touched, not per key or event;
+ * 3. each write skips events at or below the source offsets the shard already applied and
  *    expects the version it read; on a conflict it re-reads and applies only what is missing;
  * 4. progress and the watermark move forward (never back);
- * 5. late events go to the late topic, due windows (final) or changed ones (update) to the output,
- *    and only after the broker acknowledged them are they marked emitted.
+ * 5. late events go to the late topic, due windows (final: closed, produced, then forgotten) or
+ *    changed results (update) to the output.
  *
  * A crash anywhere leaves state that a retry completes: nothing is counted twice, no result lost,
  * a result re-sent at most, byte-identical.
@@ -145,13 +147,10 @@ export async function processWindowBatch(
       { topic: pipeline.topics.deadLetter, messages: invalid },
       {
         topic: pipeline.topics.output,
-        messages:
-          pipeline.emit === "update"
-            ? applied.written.map((w) => resultMessage(pipeline, aggregator, w))
-            : [],
+        messages: pipeline.emit === "update" ? applied.updates : [],
       },
     ]);
-    if (pipeline.emit === "update") counts.emitted += applied.written.length;
+    if (pipeline.emit === "update") counts.emitted += applied.updates.length;
     else {
       const dueEnds = [...new Set([...openEnds, ...applied.openedEnds])].filter((end) =>
         isDue(end, watermarkMs),
@@ -163,7 +162,8 @@ export async function processWindowBatch(
 }
 
 interface PartitionOutcome {
-  readonly written: StoredWindow[];
+  /** Update mode: the changed (key, window) results. */
+  readonly updates: Message[];
   readonly openedEnds: number[];
   readonly late: Message[];
   readonly maxEventTimeMs: number | undefined;
@@ -178,70 +178,87 @@ async function applyPartition(
   counts: WindowCounts,
 ): Promise<PartitionOutcome> {
   const { pipeline, store } = deps;
-  const plan = planBatch(events, pipeline.windowSizeMs, pipeline.windowSlideMs, watermarkBeforeMs);
-  // Late events' windows are read too: an event a previous attempt counted (under an older
-  // watermark) is a duplicate, not late.
-  const lateIds = plan.late.flatMap(({ event, windows }) =>
-    windows.map((w) => ({ groupKey: event.groupKey, startMs: w.startMs, endMs: w.endMs })),
+  const layout = { partition, buckets: pipeline.stateBuckets };
+  const plan = planBatch(
+    events,
+    layout,
+    pipeline.windowSizeMs,
+    pipeline.windowSlideMs,
+    watermarkBeforeMs,
   );
-  const stored = await store.getWindows(pipeline.name, [
-    ...[...plan.windows.values()].map((w) => w.id),
-    ...lateIds,
+  // Late events' shards are read too: an event a previous attempt counted (under an older
+  // watermark) is a duplicate, not late.
+  const lateShards = plan.late.map(({ event, windows }) => {
+    const bucket = bucketOf(event.groupKey, layout.buckets);
+    return { event, ids: windows.map((w) => ({ partition, bucket, ...w })) };
+  });
+  const stored = await store.getShards(pipeline.name, [
+    ...[...plan.shards.values()].map((s) => s.id),
+    ...lateShards.flatMap((l) => l.ids),
   ]);
   await deps.checkpoint?.("before-state");
 
-  const written: StoredWindow[] = [];
+  const updates: Message[] = [];
   const openedEnds = new Set<number>();
   const lateEvents: RepartitionedEvent[] = [];
-  for (const { event } of plan.late) {
-    const counted = lateIds
-      .filter((id) => id.groupKey === event.groupKey)
-      .some((id) => (stored.get(windowKey(id))?.applied[event.source] ?? -1) >= event.sourceOffset);
+  for (const { event, ids } of lateShards) {
+    const counted = ids.some(
+      (id) => (stored.get(shardKey(id))?.applied[event.source] ?? -1) >= event.sourceOffset,
+    );
     if (!counted) lateEvents.push(event);
   }
 
   const countedEvents = new Set<RepartitionedEvent>();
-  for (const { id, events: windowEvents } of plan.windows.values()) {
-    let current = stored.get(windowKey(id));
+  for (const { id, events: shardEvents } of plan.shards.values()) {
+    let current = stored.get(shardKey(id));
     for (let attempt = 1; ; attempt++) {
-      if (current?.emittedAtMs !== undefined) {
-        // Emitted meanwhile (the watermark passed it after we read it): these events are late now.
-        for (const e of windowEvents)
+      if (current?.closedAtMs !== undefined) {
+        // Closed meanwhile (the watermark passed it after we read it): these events are late now.
+        for (const e of shardEvents)
           if ((current.applied[e.source] ?? -1) < e.sourceOffset) lateEvents.push(e);
         break;
       }
-      const next = applyEvents(current, windowEvents, aggregator);
-      if (!next) break;
-      const window: StoredWindow = {
+      const next = applyEvents(current, shardEvents, aggregator);
+      if (!next) {
+        // All applied by an attempt that crashed before recording the end: record it now.
+        if (current && pipeline.emit === "final") openedEnds.add(id.endMs);
+        break;
+      }
+      const shard: StoredShard = {
         ...id,
-        partition: current?.partition ?? partition,
-        state: next.state,
+        entries: next.entries,
         applied: next.applied,
         version: (current?.version ?? 0) + 1,
-        open: pipeline.emit === "final",
         ...(pipeline.emit === "update"
           ? { expiresAtMs: id.endMs + pipeline.watermarkDelayMs + EMITTED_RETENTION_MS }
           : {}),
       };
-      if (await store.putWindow(pipeline.name, window, current?.version)) {
+      if (await store.putShard(pipeline.name, shard, current?.version)) {
         for (const e of next.newEvents) countedEvents.add(e);
-        // Every write re-adds its end (a set: idempotent), so a crash between creating a window
+        counts.windowsWritten++;
+        // Every write re-adds its end (a set: idempotent), so a crash between creating a shard
         // and recording its end cannot leave the window unlisted and never emitted.
-        if (window.open) openedEnds.add(id.endMs);
-        written.push(window);
-        if (written.length === 1) await deps.checkpoint?.("between-state-writes");
+        if (pipeline.emit === "final") openedEnds.add(id.endMs);
+        else {
+          for (const groupKey of next.changedKeys) {
+            const { startMs, endMs } = id;
+            const state = next.entries.get(groupKey);
+            const result = { groupKey, startMs, endMs, state, version: shard.version };
+            updates.push(resultMessage(pipeline, aggregator, result));
+          }
+        }
+        if (counts.windowsWritten === 1) await deps.checkpoint?.("between-state-writes");
         break;
       }
       counts.conflicts++;
       if (attempt === MAX_WRITE_ATTEMPTS) {
         throw new Error(
-          `window ${windowKey(id)} kept changing under ${attempt} write attempts; retry the batch`,
+          `window shard ${shardKey(id)} kept changing under ${attempt} write attempts; retry the batch`,
         );
       }
-      current = (await store.getWindows(pipeline.name, [id])).get(windowKey(id));
+      current = (await store.getShards(pipeline.name, [id])).get(shardKey(id));
     }
   }
-  counts.windowsWritten += written.length;
   counts.counted += countedEvents.size;
   const uniqueLate = [...new Set(lateEvents)].filter((e) => !countedEvents.has(e));
   counts.late += uniqueLate.length;
@@ -257,7 +274,7 @@ async function applyPartition(
     );
   }
   return {
-    written,
+    updates,
     openedEnds: [...openedEnds],
     late: uniqueLate.map((e) => lateMessage(pipeline, e, watermarkBeforeMs)),
     maxEventTimeMs: plan.maxEventTimeMs,
@@ -265,9 +282,11 @@ async function applyPartition(
 }
 
 /**
- * Emits the open windows of `partition` ending at `endsMs` (all due): produce, wait for the
- * broker, then mark each emitted. Shared by the window and flush functions; if both race, the
- * conditional mark lets one win and a re-send is byte-identical.
+ * Emits the windows of `partition` ending at `endsMs` (all due): close every bucket's shard
+ * (conditional on the version read, so no write slips in between), produce the results, wait
+ * for the broker, then forget the ends. Shared by the window and flush functions; if both race,
+ * or a crash comes between closing and producing, the results are re-sent byte-identical.
+ * Returns how many results this call closed.
  */
 export async function emitDueWindows(
   deps: Pick<WindowDeps, "pipeline" | "store" | "send" | "nowMs" | "checkpoint">,
@@ -277,25 +296,54 @@ export async function emitDueWindows(
 ): Promise<number> {
   const { pipeline, store } = deps;
   if (endsMs.length === 0) return 0;
-  const ids: WindowId[] = [];
-  for (const end of endsMs)
-    ids.push(...(await store.openWindowsEndingAt(pipeline.name, partition, end)));
-  const windows = [...(await store.getWindows(pipeline.name, ids)).values()].filter(
-    (w) => w.emittedAtMs === undefined,
+  const ids: ShardId[] = endsMs.flatMap((endMs) =>
+    Array.from({ length: pipeline.stateBuckets }, (_, bucket) => ({
+      partition,
+      bucket,
+      startMs: endMs - pipeline.windowSizeMs,
+      endMs,
+    })),
   );
-  await deps.send([
-    {
-      topic: pipeline.topics.output,
-      messages: windows.map((w) => resultMessage(pipeline, aggregator, w)),
-    },
-  ]);
-  await deps.checkpoint?.("after-emit");
+  const stored = await store.getShards(pipeline.name, ids);
   const nowMs = deps.nowMs();
-  for (const window of windows) {
-    await store.markEmitted(pipeline.name, window, nowMs, window.endMs + EMITTED_RETENTION_MS);
+  let emitted = 0;
+  /** The shard as closed: by this call, or before (a crash, a racing flush): then re-sent. */
+  const close = async (id: ShardId): Promise<StoredShard | undefined> => {
+    let shard = stored.get(shardKey(id));
+    for (let attempt = 1; shard?.closedAtMs === undefined; attempt++) {
+      const expiresAtMs = id.endMs + EMITTED_RETENTION_MS;
+      if (await store.closeShard(pipeline.name, id, shard?.version, nowMs, expiresAtMs)) {
+        emitted += shard?.entries.size ?? 0;
+        return shard;
+      }
+      if (attempt === MAX_WRITE_ATTEMPTS) {
+        throw new Error(`window shard ${shardKey(id)} kept changing while closing; retry`);
+      }
+      shard = (await store.getShards(pipeline.name, [id])).get(shardKey(id));
+    }
+    return shard;
+  };
+  const closed: StoredShard[] = [];
+  for (const id of ids) {
+    const shard = await close(id);
+    if (shard) closed.push(shard);
   }
+  await deps.send([{ topic: pipeline.topics.output, messages: closed.flatMap(resultsOf) }]);
+  await deps.checkpoint?.("after-emit");
   await store.closeEnds(pipeline.name, partition, endsMs);
-  return windows.length;
+  return emitted;
+
+  function resultsOf(shard: StoredShard): Message[] {
+    return [...shard.entries.keys()].sort().map((groupKey) =>
+      resultMessage(pipeline, aggregator, {
+        groupKey,
+        startMs: shard.startMs,
+        endMs: shard.endMs,
+        state: shard.entries.get(groupKey),
+        version: shard.version,
+      }),
+    );
+  }
 }
 
 function lateMessage(
