@@ -110,9 +110,9 @@ export interface PipelineDefinition {
   /**
    * DynamoDB items per repartition partition and window: group keys are hashed into this many
    * items, so a batch costs about one write per bucket it touches instead of one per key. Fewer
-   * buckets, fewer writes; but an item holds at most 400 KB (roughly 10,000 keys of the default
-   * pipeline), so raise it for more keys per partition and window. Like Spark's shuffle partitions
-   * it is part of the state's layout: change it only on a drained pipeline. @default 8
+   * buckets, fewer writes; but an item holds at most 400 KB (roughly 15,000 ten-character keys
+   * with one sum each), so raise it for more keys per partition and window. Like Spark's shuffle
+   * partitions it is part of the state's layout: change it only on a drained pipeline. @default 8
    */
   readonly stateBuckets?: number;
 }

@@ -1,3 +1,4 @@
+import { carriedColumns } from "../codec/repartition.ts";
 import { type SparkJsonEncoder, sparkJsonEncoder } from "../codec/spark-json.ts";
 import {
   AGGREGATE_FUNCTIONS,
@@ -53,6 +54,8 @@ export interface Pipeline {
   readonly windowSlideMs: number;
   readonly watermarkDelayMs: number;
   readonly aggregations: readonly AggregationSpec[];
+  /** The columns repartition records carry (what the aggregations read), in wire order. */
+  readonly carriedColumns: readonly string[];
   readonly emit: "final" | "update";
   readonly late: "drop" | "topic";
   readonly idleCloseMs: number | undefined;
@@ -271,6 +274,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     windowSlideMs,
     watermarkDelayMs,
     aggregations,
+    carriedColumns: carriedColumns(aggregations),
     emit,
     late,
     idleCloseMs,

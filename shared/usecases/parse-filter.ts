@@ -39,16 +39,16 @@ export function parseFilterStep(
   pipeline: Pipeline,
 ): (records: readonly KafkaRecord[]) => ParseFilterOutput {
   const parse = compileRecordParser(pipeline.fields);
-  const { filter, transform, groupKey, eventTime } = pipeline;
   // Only what the aggregations read travels on, like the columns Spark's shuffle carries.
-  const carried = [
-    ...new Set(pipeline.aggregations.flatMap((a) => (a.column === undefined ? [] : [a.column]))),
-  ];
+  const { filter, transform, groupKey, eventTime, carriedColumns: carried } = pipeline;
 
   return (records) => {
     const repartition: Message[] = [];
     const deadLetter: Message[] = [];
     const counts: ParseFilterCounts = { in: records.length, valid: 0, filtered: 0, invalid: 0 };
+    // Records come partition by partition: each run of them shares its source name.
+    let source = "";
+    let sourceOf: KafkaRecord | undefined;
     const reject = (record: KafkaRecord, reason: string) => {
       counts.invalid++;
       deadLetter.push(deadLetterMessage(record, reason));
@@ -92,16 +92,23 @@ export function parseFilterStep(
       }
       const carriedRow: Row = {};
       for (const column of carried) carriedRow[column] = row[column] ?? null;
+      if (record.topic !== sourceOf?.topic || record.partition !== sourceOf.partition) {
+        sourceOf = record;
+        source = `${record.topic}/${record.partition}`;
+      }
       counts.valid++;
       repartition.push({
         key: groupKeyText,
-        value: encodeRepartitioned({
-          groupKey: groupKeyText,
-          eventTimeMs: eventTimeMs as number,
-          row: carriedRow,
-          source: `${record.topic}/${record.partition}`,
-          sourceOffset: record.offset,
-        }),
+        value: encodeRepartitioned(
+          {
+            groupKey: groupKeyText,
+            eventTimeMs: eventTimeMs as number,
+            row: carriedRow,
+            source,
+            sourceOffset: record.offset,
+          },
+          carried,
+        ),
         timestamp: String(record.timestampMs),
       });
     }

@@ -116,7 +116,7 @@ export async function processWindowBatch(
     const invalid: Message[] = [];
     for (const record of partitionRecords) {
       try {
-        events.push(decodeRepartitioned(record.value));
+        events.push(decodeRepartitioned(record.value, pipeline.carriedColumns));
       } catch (error) {
         invalid.push(deadLetterMessage(record, (error as Error).message));
       }

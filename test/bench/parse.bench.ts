@@ -1,5 +1,13 @@
 import { compileRecordParser } from "../../shared/codec/parse-record.ts";
-import { decodeMskRecord, encodeMskRecord, type MskEventRecord } from "../../shared/msk/event.ts";
+import { decodeRepartitioned } from "../../shared/codec/repartition.ts";
+import { aggregatorFor } from "../../shared/engine/aggregations.ts";
+import { applyEvents, planBatch } from "../../shared/engine/batch.ts";
+import {
+  decodeMskRecord,
+  encodeMskRecord,
+  type KafkaRecord,
+  type MskEventRecord,
+} from "../../shared/msk/event.ts";
 import { userSpending } from "../../shared/pipelines/user-spending.ts";
 import { parseFilterStep } from "../../shared/usecases/parse-filter.ts";
 
@@ -31,85 +39,132 @@ interface Timing {
   label: string;
   seconds: number;
   eventsPerSec: number;
-  sink: number;
 }
 
-type Loop = readonly [label: string, run: (r: MskEventRecord) => unknown];
+/** A loop over all the records, batch by batch; returns something so the work is not elided. */
+type Loop = readonly [label: string, run: () => number];
 
-function timeOnce([label, run]: Loop, records: readonly MskEventRecord[]): Timing {
-  const started = process.hrtime.bigint();
+/**
+ * Times loops in interleaved rounds (GC and machine noise hit them alike), after a warm-up round
+ * so the JIT compiled each, and keeps each loop's median round.
+ */
+function timeInterleaved(count: number, loops: readonly Loop[], rounds: number): Timing[] {
+  for (const [, run] of loops) run();
+  const samples = loops.map(() => [] as number[]);
   let sink = 0;
-  for (const record of records) if (run(record)) sink++;
-  const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  return { label, seconds, eventsPerSec: records.length / seconds, sink };
-}
-
-/**
- * Times loops over the same records in interleaved rounds (GC and machine noise hit them alike),
- * after a warm-up so the JIT compiled each, and keeps each loop's median round.
- */
-function timeInterleaved(
-  records: readonly MskEventRecord[],
-  loops: readonly Loop[],
-  rounds = 5,
-): Timing[] {
-  for (const [, run] of loops) {
-    for (let i = 0; i < Math.min(records.length, 50_000); i++) run(records[i] as MskEventRecord);
-  }
-  const samples = loops.map(() => [] as Timing[]);
   for (let round = 0; round < rounds; round++) {
-    for (const [i, loop] of loops.entries()) samples[i]?.push(timeOnce(loop, records));
+    for (const [i, [, run]] of loops.entries()) {
+      const started = process.hrtime.bigint();
+      sink += run();
+      samples[i]?.push(Number(process.hrtime.bigint() - started) / 1e9);
+    }
   }
-  return samples.map(
-    (s) => s.sort((a, b) => a.seconds - b.seconds)[Math.floor(s.length / 2)] as Timing,
-  );
+  if (sink < 0) console.log(sink);
+  return loops.map(([label], i) => {
+    const sorted = (samples[i] ?? []).sort((a, b) => a - b);
+    const seconds = sorted[Math.floor(sorted.length / 2)] ?? Number.NaN;
+    return { label, seconds, eventsPerSec: count / seconds };
+  });
 }
 
+function inBatches<T>(items: readonly T[], size: number): T[][] {
+  const batches: T[][] = [];
+  for (let i = 0; i < items.length; i += size) batches.push(items.slice(i, i + size));
+  return batches;
+}
+
+export const HOT_PATH_BATCH_SIZES = [100, 1_000, 10_000] as const;
+
 /**
- * The parse/validate/filter hot path against a bare loop over the same records: base64-decode
- * and `JSON.parse` only (issue 3), and the full parse/filter step including the repartition
- * message against decode + parse + stringify (issue 8's floor).
+ * The two handlers' in-process work on the default pipeline, one core, no I/O, at three batch
+ * sizes, against the bare floor over the same records (base64-decode + `JSON.parse` +
+ * `JSON.stringify`):
+ * - parse/filter: decode the MSK record, parse and validate against the schema, filter, build the
+ *   repartition message;
+ * - window: decode the repartition records, assign windows and shards against the watermark,
+ *   pre-aggregate per (key, window) and merge into each shard's state (what is then written).
  */
-export function benchParse(count: number) {
+export function benchHotPath(count: number, rounds = 5) {
   const records = realisticRecords(count);
-  const parse = compileRecordParser(userSpending.fields);
-  const filter = userSpending.filter ?? (() => true);
   const step = parseFilterStep(userSpending);
-  const [bare, ours, floor] = timeInterleaved(records, [
-    [
-      "bare: base64 + JSON.parse",
-      (r) => JSON.parse(Buffer.from(r.value ?? "", "base64").toString("utf8")),
-    ],
-    [
-      "parse + validate + filter",
-      (r) => {
-        const decoded = decodeMskRecord(r);
-        const outcome = parse(decoded.value);
-        return outcome.ok && filter(outcome.row, decoded);
+  const repartitioned: KafkaRecord[] = step(records.map(decodeMskRecord)).repartition.map(
+    (m, i) => ({
+      topic: userSpending.topics.repartition,
+      partition: 0,
+      offset: i,
+      timestampMs: 0,
+      key: Buffer.from(String(m.key)),
+      value: Buffer.from(String(m.value)),
+      headers: [],
+    }),
+  );
+  const aggregator = aggregatorFor(userSpending.aggregations);
+  const columns = userSpending.carriedColumns;
+  const layout = { partition: 0, buckets: userSpending.stateBuckets };
+  const parseLoop = (size: number): Loop => {
+    const batches = inBatches(records, size);
+    return [
+      `parse/filter, batches of ${size.toLocaleString("en-US")}`,
+      () => {
+        let n = 0;
+        for (const batch of batches) n += step(batch.map(decodeMskRecord)).repartition.length;
+        return n;
       },
-    ],
-    [
-      "bare: base64 + JSON.parse + JSON.stringify",
-      (r) => JSON.stringify(JSON.parse(Buffer.from(r.value ?? "", "base64").toString("utf8"))),
-    ],
-  ]) as [Timing, Timing, Timing];
-  const batch = 1000;
-  const full = {
-    label: "full parse/filter step (batches of 1,000)",
-    seconds: 0,
-    eventsPerSec: 0,
-    sink: 0,
+    ];
   };
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < records.length; i += batch) {
-    full.sink += step(records.slice(i, i + batch).map(decodeMskRecord)).repartition.length;
-  }
-  full.seconds = Number(process.hrtime.bigint() - started) / 1e9;
-  full.eventsPerSec = records.length / full.seconds;
+  const windowLoop = (size: number): Loop => {
+    const batches = inBatches(repartitioned, size);
+    return [
+      `window pre-aggregation, batches of ${size.toLocaleString("en-US")}`,
+      () => {
+        let n = 0;
+        for (const batch of batches) {
+          const events = batch.map((r) => decodeRepartitioned(r.value, columns));
+          const plan = planBatch(
+            events,
+            layout,
+            userSpending.windowSizeMs,
+            userSpending.windowSlideMs,
+            undefined,
+          );
+          for (const shard of plan.shards.values())
+            n += applyEvents(undefined, shard.events, aggregator)?.entries.size ?? 0;
+        }
+        return n;
+      },
+    ];
+  };
+  const floor: Loop = [
+    "floor: base64 + JSON.parse + JSON.stringify",
+    () => {
+      let n = 0;
+      for (const r of records)
+        n += JSON.stringify(
+          JSON.parse(Buffer.from(r.value ?? "", "base64").toString("utf8")),
+        ).length;
+      return n;
+    },
+  ];
+  const parse = compileRecordParser(userSpending.fields);
+  const parseOnly: Loop = [
+    "parse + validate (no message built)",
+    () => {
+      let n = 0;
+      for (const r of records) if (parse(decodeMskRecord(r).value).ok) n++;
+      return n;
+    },
+  ];
+  const loops = [
+    floor,
+    parseOnly,
+    ...HOT_PATH_BATCH_SIZES.map(parseLoop),
+    ...HOT_PATH_BATCH_SIZES.map(windowLoop),
+  ];
+  const [floorTiming, ...rest] = timeInterleaved(count, loops, rounds) as [Timing, ...Timing[]];
   return {
     count,
-    rows: [bare, ours, floor, full],
-    ratioToBare: ours.eventsPerSec / bare.eventsPerSec,
-    fullRatioToFloor: full.eventsPerSec / floor.eventsPerSec,
+    rounds,
+    floor: floorTiming,
+    rows: rest.map((t) => ({ ...t, ratioToFloor: t.eventsPerSec / floorTiming.eventsPerSec })),
   };
 }

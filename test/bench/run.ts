@@ -1,51 +1,176 @@
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { cacheDir } from "../../localstack/paths.ts";
+import { repoRoot } from "../../localstack/paths.ts";
 import { startServers, stopServers } from "../../localstack/servers.ts";
+import { userSpending } from "../../shared/pipelines/user-spending.ts";
+import { barChartSvg, type Panel } from "./chart.ts";
+import { costPerMillionEvents } from "./cost-model.ts";
 import { benchDynamoDbCost } from "./dynamodb-cost.bench.ts";
-import { benchParse } from "./parse.bench.ts";
+import { benchEndToEnd, type EndToEndResult } from "./e2e/index.ts";
+import { benchHotPath } from "./parse.bench.ts";
 
-// `npm run bench [-- --quick]`: benchmarks, not tests. Prints a summary whose last line is the
-// path of the JSON result file.
-const { values } = parseArgs({ options: { quick: { type: "boolean", default: false } } });
+// `npm run bench [-- --quick] [-- --no-e2e]`: benchmarks, not tests. Prints a summary whose last
+// line is the path of the JSON result file; the chart (SVG) is written beside it.
+const { values } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    "no-e2e": { type: "boolean", default: false },
+    help: { type: "boolean", default: false },
+  },
+});
+if (values.help) {
+  console.log(`npm run bench [-- options]
+  --quick    a smoke run: fewer events everywhere (minutes, not a quarter of an hour)
+  --no-e2e   skip the end-to-end part (our pipeline and Spark on the local broker)`);
+  process.exit(0);
+}
 const quick = values.quick ?? false;
-const fmt = (n: number) => Math.round(n).toLocaleString("en-US");
+const log = (line: string) => console.log(line);
+const fmt = (n: number, digits = 0) =>
+  n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const pct = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
 
-console.log(`sparkless bench (${quick ? "quick" : "full"}) on Node ${process.versions.node}\n`);
-const parse = benchParse(quick ? 100_000 : 1_000_000);
-console.log(`Hot path: ${fmt(parse.count)} realistic records of the default pipeline, one core`);
-for (const row of parse.rows)
-  console.log(`  ${row.label.padEnd(46)} ${fmt(row.eventsPerSec).padStart(12)} events/s`);
-console.log(
-  `  parse+validate+filter vs bare loop: ${(parse.ratioToBare * 100).toFixed(0)}% (target >= 70%)`,
+log(`sparkless bench (${quick ? "quick" : "full"}) on Node ${process.versions.node}\n`);
+const hotCount = quick ? 100_000 : 1_000_000;
+log(`1. Hot path: ${fmt(hotCount)} realistic records of the default pipeline, one core, no I/O…`);
+const hotPath = benchHotPath(hotCount, quick ? 3 : 5);
+log(
+  `   ${hotPath.floor.label.padEnd(48)} ${fmt(hotPath.floor.eventsPerSec).padStart(11)} events/s`,
 );
-console.log(
-  `  full step vs bare floor with stringify: ${(parse.fullRatioToFloor * 100).toFixed(0)}%\n`,
-);
+for (const row of hotPath.rows) {
+  log(
+    `   ${row.label.padEnd(48)} ${fmt(row.eventsPerSec).padStart(11)} events/s  ${pct(row.ratioToFloor).padStart(4)} of the floor`,
+  );
+}
 
 const servers = await startServers({ profile: "bench", log: () => {} });
-const costs = [];
+const dynamodb = [];
+let e2e: EndToEndResult | undefined;
 try {
-  const events = quick ? 5_000 : 20_000;
-  for (const keys of [10, 1_000]) {
-    costs.push(await benchDynamoDbCost(servers.dynamoDbEndpoint ?? "", keys, events, 1_000));
+  log("\n2. DynamoDB work per 1,000 events (window step, batches of 1,000, DynamoDB Local)…");
+  for (const distinctKeys of [10, 1_000, 100_000]) {
+    log(`   ${fmt(distinctKeys)} distinct users…`);
+    dynamodb.push(
+      await benchDynamoDbCost(servers.dynamoDbEndpoint ?? "", {
+        distinctKeys,
+        events: quick ? 30_000 : 120_000,
+        naiveEvents: quick ? 2_000 : 10_000,
+        batchSize: 1_000,
+        eventsPerSecOfEventTime: 100,
+      }),
+    );
+  }
+  if (!values["no-e2e"]) {
+    log("\n3./4. End to end: our pipeline and Spark on the same local broker…");
+    e2e = await benchEndToEnd({ servers, quick, log: (line) => log(`   ${line}`) });
   }
 } finally {
   await stopServers("bench");
 }
-console.log("DynamoDB per 1,000 events (window step, batches of 1,000, DynamoDB Local)");
-console.log("  distinct keys   calls   write units   read units");
-for (const c of costs) {
-  console.log(
-    `  ${String(c.distinctKeys).padStart(13)} ${c.callsPer1000.toFixed(1).padStart(7)} ${c.writeUnitsPer1000.toFixed(1).padStart(13)} ${c.readUnitsPer1000.toFixed(1).padStart(12)}`,
+
+log("\nDynamoDB per 1,000 events (one repartition partition, 100 events/s of event time)");
+log("   users     design   calls   write units   read units   write units vs naive");
+for (const d of dynamodb) {
+  for (const [design, c] of [
+    ["sparkless", d.ours],
+    ["naive", d.naive],
+  ] as const) {
+    log(
+      `   ${fmt(d.distinctKeys).padStart(7)}  ${design.padEnd(9)} ${fmt(c.callsPer1000, 1).padStart(7)} ${fmt(c.writeUnitsPer1000, 1).padStart(13)} ${fmt(c.readUnitsPer1000, 1).padStart(12)}   ${design === "naive" ? "" : `${(d.naive.writeUnitsPer1000 / d.ours.writeUnitsPer1000).toFixed(1)}× fewer`}`,
+    );
+  }
+}
+
+const atBatch1000 = (prefix: string) =>
+  hotPath.rows.find((r) => r.label.startsWith(prefix) && r.label.endsWith("1,000"));
+const thousandUsers = dynamodb.find((d) => d.distinctKeys === 1_000);
+const cost = costPerMillionEvents({
+  batchSize: 1_000,
+  memoryMb: 1_024,
+  parseEventsPerSec: atBatch1000("parse/filter")?.eventsPerSec ?? Number.NaN,
+  windowMsPerBatch: thousandUsers?.ours.msPerBatch ?? Number.NaN,
+  produceMsPerInvocation: 10,
+  writeUnitsPer1000: thousandUsers?.ours.writeUnitsPer1000 ?? Number.NaN,
+  readUnitsPer1000: thousandUsers?.ours.readUnitsPer1000 ?? Number.NaN,
+  mskBrokers: 2,
+  mskVolumeGb: 100,
+});
+log(`\n5. Cost per million events (${cost.prices.region}, 1,000 users, batches of 1,000, 1 GB):`);
+log(
+  `   Lambda $${cost.lambdaUsdPerMillion.toFixed(4)} (parse ${fmt(cost.parseMsPerInvocation, 1)} ms + window ${fmt(cost.windowMsPerInvocation, 1)} ms per batch) · DynamoDB $${cost.dynamoDbUsdPerMillion.toFixed(4)} · total $${cost.totalUsdPerMillion.toFixed(4)}`,
+);
+log(`   MSK apart: $${fmt(cost.mskMonthlyUsd)} a month (2 × kafka.m7g.large, 100 GB each)`);
+
+if (e2e) {
+  log("\nEnd to end (same broker, same input, one after the other)");
+  log("   system      events/s   start-up   latency p50   p99       peak memory");
+  for (const [name, s] of [
+    ["sparkless", e2e.sparkless],
+    ["Spark", e2e.spark],
+  ] as const) {
+    const memory = Object.entries(s.throughput.peakMemoryMb)
+      .map(([process, mb]) => `${process} ${fmt(mb)} MB`)
+      .join(", ");
+    log(
+      `   ${name.padEnd(10)} ${fmt(s.throughput.eventsPerSec).padStart(9)} ${`${fmt(s.throughput.startupMs / 1000, 1)} s`.padStart(10)} ${`${fmt(s.latency.p50Ms)} ms`.padStart(13)} ${`${fmt(s.latency.p99Ms)} ms`.padStart(9)}   ${memory}`,
+    );
+  }
+  const same = e2e.sameResults.throughput;
+  log(
+    `   same windows: ${same.matched} matched, ${same.onlyInOurs} only ours, ${same.onlyInSpark} only Spark's, ${same.differing} differing (of ${same.expected} expected)`,
   );
 }
-const dir = join(cacheDir, "..", "bench");
+
+const panels: Panel[] = [
+  {
+    title: `Hot path, events/s on one core (${fmt(hotCount)} records)`,
+    format: (v) => fmt(v),
+    bars: [
+      { label: "floor: base64 + parse + stringify", value: hotPath.floor.eventsPerSec },
+      ...hotPath.rows.map((r) => ({ label: r.label, value: r.eventsPerSec, ours: true })),
+    ],
+  },
+  {
+    title: "DynamoDB write units per 1,000 events (batches of 1,000)",
+    format: (v) => fmt(v, 1),
+    bars: dynamodb.flatMap((d) => [
+      {
+        label: `${fmt(d.distinctKeys)} users, sparkless`,
+        value: d.ours.writeUnitsPer1000,
+        ours: true,
+      },
+      { label: `${fmt(d.distinctKeys)} users, write per event`, value: d.naive.writeUnitsPer1000 },
+    ]),
+  },
+  ...(e2e
+    ? [
+        {
+          title: "End to end: events/s on a backlog (same broker, 2 cores)",
+          format: (v: number) => fmt(v),
+          bars: [
+            { label: "sparkless", value: e2e.sparkless.throughput.eventsPerSec, ours: true },
+            { label: "Spark local[2]", value: e2e.spark.throughput.eventsPerSec },
+          ],
+        },
+        {
+          title: "End to end: watermark crossing → result, p99 ms",
+          format: (v: number) => `${fmt(v)} ms`,
+          bars: [
+            { label: "sparkless", value: e2e.sparkless.latency.p99Ms, ours: true },
+            { label: "Spark local[2]", value: e2e.spark.latency.p99Ms },
+          ],
+        },
+      ]
+    : []),
+];
+const dir = join(repoRoot, ".cache", "bench");
 mkdirSync(dir, { recursive: true });
-const file = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+const stem = join(dir, `bench-${new Date().toISOString().replace(/[:.]/g, "-")}`);
+writeFileSync(`${stem}.svg`, barChartSvg(`sparkless bench (${quick ? "quick" : "full"})`, panels));
 writeFileSync(
-  file,
-  `${JSON.stringify({ quick, node: process.versions.node, parse, dynamodb: costs }, null, 2)}\n`,
+  `${stem}.json`,
+  `${JSON.stringify({ quick, node: process.versions.node, hotPath, dynamodb, cost, e2e, pipeline: { stateBuckets: userSpending.stateBuckets } }, null, 2)}\n`,
 );
-console.log(`\n${file}`);
+log(`\nChart: ${stem}.svg`);
+console.log(`${stem}.json`);

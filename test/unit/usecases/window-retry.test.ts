@@ -17,13 +17,16 @@ const record = (offset: number, user: string, eventTimeMs: number): KafkaRecord 
   timestampMs: 0,
   key: Buffer.from(user),
   value: Buffer.from(
-    encodeRepartitioned({
-      groupKey: user,
-      eventTimeMs,
-      row: { amount: 1.5 },
-      source: "transactions/0",
-      sourceOffset: offset,
-    }),
+    encodeRepartitioned(
+      {
+        groupKey: user,
+        eventTimeMs,
+        row: { amount: 1.5 },
+        source: "transactions/0",
+        sourceOffset: offset,
+      },
+      pipeline.carriedColumns,
+    ),
   ),
   headers: [],
 });
