@@ -1,0 +1,140 @@
+import { spawn } from "node:child_process";
+import { createHash } from "node:crypto";
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { repoRoot } from "../../../localstack/paths.ts";
+
+/**
+ * PySpark and its Kafka connector must be the same Spark version. 3.5.7: the newest 3.5.x whose
+ * connector Maven Central serves here; 3.5 runs on Java 17 and is Scala 2.12 like the wheel.
+ */
+export const SPARK_VERSION = "3.5.7";
+
+const sparkCache = join(repoRoot, ".cache", "spark");
+const venvDir = join(sparkCache, "venv");
+const jarsDir = join(sparkCache, "jars");
+const pom = join(import.meta.dirname, "kafka-connector.pom.xml");
+const STAMP = ".installed";
+
+export interface SparkInstall {
+  /** `spark-submit` of the venv's pyspark. */
+  readonly sparkSubmit: string;
+  readonly python: string;
+  /** The Kafka connector and the dependencies the wheel lacks, for `--jars`. */
+  readonly jars: readonly string[];
+  /** What this call installed (0 when everything was cached). */
+  readonly installSeconds: number;
+  /** Size of `.cache/spark` (venv + jars) after the install. */
+  readonly diskMb: number;
+}
+
+/**
+ * Installs PySpark into `.cache/spark/venv` from PyPI and the Kafka connector jars into
+ * `.cache/spark/jars` from Maven Central, once: stamps (the version, the pom's hash) make later
+ * calls instant and offline. An interrupted install has no stamp and starts over.
+ */
+export async function ensureSpark(log: (line: string) => void): Promise<SparkInstall> {
+  const startedMs = Date.now();
+  const python = join(venvDir, "bin", "python");
+  if (readStamp(venvDir) !== SPARK_VERSION) {
+    log(`Installing PySpark ${SPARK_VERSION} into ${venvDir} from PyPI (first run only, ~320 MB)…`);
+    rmSync(venvDir, { recursive: true, force: true });
+    mkdirSync(sparkCache, { recursive: true });
+    await runLogged("python3", ["-m", "venv", venvDir], log);
+    await runLogged(
+      python,
+      [
+        "-m",
+        "pip",
+        "install",
+        "--no-cache-dir",
+        "--progress-bar",
+        "off",
+        `pyspark==${SPARK_VERSION}`,
+      ],
+      log,
+    );
+    writeFileSync(join(venvDir, STAMP), SPARK_VERSION);
+  }
+  const pomHash = createHash("sha256").update(readFileSync(pom)).digest("hex");
+  if (readStamp(jarsDir) !== pomHash) {
+    log(`Resolving spark-sql-kafka-0-10 ${SPARK_VERSION} from Maven Central into ${jarsDir}…`);
+    rmSync(jarsDir, { recursive: true, force: true });
+    await runLogged(
+      "mvn",
+      [
+        "--batch-mode",
+        "--quiet",
+        "-f",
+        pom,
+        "dependency:copy-dependencies",
+        `-DoutputDirectory=${jarsDir}`,
+        "-DincludeScope=runtime",
+      ],
+      log,
+    );
+    writeFileSync(join(jarsDir, STAMP), pomHash);
+  }
+  const installSeconds = (Date.now() - startedMs) / 1000;
+  const diskMb = folderBytes(sparkCache) / 2 ** 20;
+  if (installSeconds > 1)
+    log(`Spark installed in ${installSeconds.toFixed(0)} s, ${diskMb.toFixed(0)} MB on disk.`);
+  return {
+    sparkSubmit: join(venvDir, "bin", "spark-submit"),
+    python,
+    jars: readdirSync(jarsDir)
+      .filter((f) => f.endsWith(".jar"))
+      .map((f) => join(jarsDir, f)),
+    installSeconds: installSeconds > 1 ? installSeconds : 0,
+    diskMb,
+  };
+}
+
+function readStamp(dir: string): string | undefined {
+  const file = join(dir, STAMP);
+  return existsSync(file) ? readFileSync(file, "utf8") : undefined;
+}
+
+function folderBytes(dir: string): number {
+  let total = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) total += folderBytes(path);
+    else if (entry.isFile()) total += statSync(path).size;
+  }
+  return total;
+}
+
+/** Runs an installer to completion, passing its output on line by line as progress. */
+function runLogged(command: string, args: readonly string[], log: (line: string) => void) {
+  return new Promise<void>((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"] });
+    const tail: string[] = [];
+    for (const stream of [child.stdout, child.stderr]) {
+      createInterface({ input: stream }).on("line", (line) => {
+        tail.push(line);
+        if (tail.length > 20) tail.shift();
+        // biome-ignore lint/suspicious/noControlCharactersInRegex: Maven's colour codes
+        const text = line.replace(/\x1b\[[0-9;]*m/g, "").trimEnd();
+        if (text.trim()) log(`  ${text}`);
+      });
+    }
+    child.once("error", reject);
+    child.once("exit", (code) =>
+      code === 0
+        ? resolve()
+        : reject(
+            new Error(`${command} ${args.join(" ")} exited with ${code}:\n${tail.join("\n")}`),
+          ),
+    );
+  });
+}
