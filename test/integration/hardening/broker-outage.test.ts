@@ -12,6 +12,7 @@ import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { uniqueName } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
 import { expectedResults, generateTrace, resultTotals } from "../pipeline/trace.ts";
+import { lostWindows, reportHardening } from "../report.ts";
 
 // A broker of its own (the shared one must stay up for the other tests), stopped mid-run and
 // started again on the same storage: the pipeline resumes by itself and the results equal Spark's.
@@ -94,6 +95,16 @@ describe("the broker going down and coming back", () => {
     cleanups.push(() => output.stop());
     const totals = () => resultTotals([...output.all().values()].flat());
     await until(() => totals().size >= expected.size, "every window result");
+    const out = [...output.all().values()].flat().length;
+    reportHardening({
+      case: "Kafka broker down and back",
+      faults: "broker stopped mid-run for 3 s, restarted on its storage",
+      rounds: 1,
+      eventsIn: trace.length,
+      resultsOut: out,
+      lost: lostWindows(expected, totals()),
+      duplicated: out - totals().size,
+    });
     expect(totals()).toEqual(expected);
     expect(local.totals.parse.in).toBeGreaterThanOrEqual(trace.length);
     expect(local.totals.failedBatches).toBe(0);

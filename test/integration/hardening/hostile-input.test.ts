@@ -10,6 +10,7 @@ import { HEADERS } from "../../../shared/usecases/headers.ts";
 import { hostileCorpus } from "../../fixtures/hostile-corpus.ts";
 import { kafkaConnection, testKafka, uniqueName } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
+import { lostWindows, reportHardening } from "../report.ts";
 
 // The hostile corpus through the real runner, handlers, broker and DynamoDB Local, between valid
 // events: every bad record reaches the dead-letter topic with a reason and its original bytes,
@@ -156,9 +157,17 @@ describe("a hostile input corpus", () => {
           return [value.user, value.total_spent] as const;
         }),
       );
-    const totals = byUser(
-      await readUntil(pipeline.topics.output, (r) => byUser(r).size >= expected.size),
-    );
+    const records = await readUntil(pipeline.topics.output, (r) => byUser(r).size >= expected.size);
+    const totals = byUser(records);
+    reportHardening({
+      case: `hostile input corpus (${corpus.length} records among ${clean.length + 1} valid)`,
+      faults: `${expectInvalid.length} invalid, ${expectFiltered.length} filtered`,
+      rounds: 1,
+      eventsIn: corpus.length + clean.length + 1,
+      resultsOut: records.length,
+      lost: lostWindows(expected, totals),
+      duplicated: records.length - totals.size,
+    });
     expect(totals).toEqual(expected);
   });
 });

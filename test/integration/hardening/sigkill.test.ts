@@ -9,6 +9,7 @@ import { HEADERS } from "../../../shared/usecases/headers.ts";
 import { kafkaConnection, testKafka, uniqueName } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
 import { expectedResults, generateTrace, resultTotals } from "../pipeline/trace.ts";
+import { lostWindows, reportHardening } from "../report.ts";
 
 // The pipeline's process killed with SIGKILL at random moments, round after round, then left to
 // finish: every result is there and right; a duplicate may appear but only byte-identical.
@@ -96,9 +97,15 @@ describe("the pipeline process killed with SIGKILL", () => {
     last.kill("SIGTERM");
     await output.stop();
     const totals = resultTotals([...byId().values()]);
+    reportHardening({
+      case: "pipeline process killed (SIGKILL)",
+      faults: "SIGKILL at a random moment, 2–6 s into each round",
+      rounds: ROUNDS,
+      eventsIn: trace.length,
+      resultsOut: records().length,
+      lost: lostWindows(expected, totals),
+      duplicated: records().length - byId().size,
+    });
     expect(totals).toEqual(expected);
-    console.log(
-      `SIGKILL rounds: ${ROUNDS}; results: ${byId().size}; byte-identical duplicates: ${records().length - byId().size}`,
-    );
   });
 });

@@ -5,6 +5,7 @@ import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { ensureStateTable } from "../../../shared/store/table.ts";
 import { HEADERS } from "../../../shared/usecases/headers.ts";
 import { testDynamoDb, testKafka, uniqueName } from "../helpers.ts";
+import { lostWindows, reportHardening } from "../report.ts";
 import { createPipelineTopics, drivePipeline, type Faults } from "./driver.ts";
 import { TopicTail } from "./topic-tail.ts";
 import { expectedResults, generateTrace, type TraceEvent } from "./trace.ts";
@@ -92,6 +93,22 @@ function resultsOf(records: readonly OutputRecord[]): {
   return { totals, duplicates };
 }
 
+function report(
+  name: string,
+  faults: string,
+  output: { totals: Map<string, number>; duplicates: number },
+): void {
+  reportHardening({
+    case: name,
+    faults,
+    rounds: 1,
+    eventsIn: trace.length,
+    resultsOut: output.totals.size + output.duplicates,
+    lost: lostWindows(expected, output.totals),
+    duplicated: output.duplicates,
+  });
+}
+
 const validEvents = trace.filter((e) => e.kind === "valid").length;
 const lateEvents = trace.filter((e) => e.kind === "late").length;
 
@@ -140,6 +157,7 @@ describe("the default pipeline on the real broker and DynamoDB Local", () => {
 
     // Assess
     const output = resultsOf(await readTopic(pipeline.topics.output));
+    report(_case, "each batch", output);
     expect(output.totals).toEqual(expected);
     expect(totals.window.counted).toBe(validEvents);
     expect(totals.window.duplicates).toBeGreaterThan(0);
@@ -155,8 +173,14 @@ describe("the default pipeline on the real broker and DynamoDB Local", () => {
     });
 
     // Assess
+    const output = resultsOf(await readTopic(pipeline.topics.output));
+    report(
+      "DynamoDB calls throttled",
+      `2% of calls (${totals.crashes} failed invocations)`,
+      output,
+    );
     expect(totals.crashes).toBeGreaterThan(0);
-    expect(resultsOf(await readTopic(pipeline.topics.output)).totals).toEqual(expected);
+    expect(output.totals).toEqual(expected);
   });
 
   it.each<Faults["crashAt"]>(["before-state", "between-state-writes", "after-state", "after-emit"])(
@@ -176,8 +200,9 @@ describe("the default pipeline on the real broker and DynamoDB Local", () => {
       );
 
       // Assess
-      expect(totals.crashes).toBeGreaterThan(0);
       const output = resultsOf(await readTopic(pipeline.topics.output));
+      report(`crash at '${crashAt}'`, `every 3rd window invocation (${totals.crashes})`, output);
+      expect(totals.crashes).toBeGreaterThan(0);
       expect(output.totals).toEqual(expected);
       // A crash after the broker acknowledged results but before they were marked re-sends them.
       if (crashAt === "after-emit") expect(output.duplicates).toBeGreaterThan(0);
