@@ -2,14 +2,20 @@ import { aggregatorFor } from "../engine/aggregations.ts";
 import { idleWatermark, isDue, maxOf } from "../engine/watermark.ts";
 import { emitDueWindows, type WindowDeps, watermarkOf } from "./window-batch.ts";
 
+/**
+ * A partition with a batch this recent emits its own due windows (every batch does), so the flush
+ * leaves it alone: the two would race to produce the same results (byte-identical, but twice).
+ */
+export const FLUSH_QUIET_MS = 10_000;
+
 export interface FlushCounts {
   emitted: number;
   watermarkMs: number | undefined;
 }
 
 /**
- * Emits final-mode windows that are due but sit in partitions that received no new events — what
- * Spark's no-data micro-batches do. With the pipeline's `idleClose`, it also lets the watermark
+ * Emits final-mode windows that are due but sit in partitions that received no new events for
+ * {@link FLUSH_QUIET_MS} — what Spark's no-data micro-batches do. With the pipeline's `idleClose`, it also lets the watermark
  * move with the wall clock once no event arrived for that long (beyond Spark), so the last
  * windows close even when the stream stops.
  */
@@ -17,6 +23,7 @@ export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Pro
   const { pipeline, store } = deps;
   if (pipeline.emit !== "final") return { emitted: 0, watermarkMs: undefined };
   const progress = await store.readProgress(pipeline.name);
+  const nowMs = deps.nowMs();
   const current = watermarkOf(progress, pipeline.watermarkDelayMs);
   const lastEventTimeMs = current.maxEventTimeMs;
   let watermarkMs = current.watermarkMs;
@@ -25,7 +32,7 @@ export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Pro
       watermarkMs,
       lastEventTimeMs,
       maxOf(progress.partitions.map((p) => p.updatedAtMs)),
-      deps.nowMs(),
+      nowMs,
       pipeline.idleCloseMs,
       pipeline.watermarkDelayMs,
     );
@@ -37,6 +44,7 @@ export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Pro
   const aggregator = aggregatorFor(pipeline.aggregations);
   let emitted = 0;
   for (const partition of progress.partitions) {
+    if (nowMs - partition.updatedAtMs < FLUSH_QUIET_MS) continue;
     const due = partition.openEndsMs.filter((end) => isDue(end, watermarkMs));
     emitted += await emitDueWindows(deps, aggregator, partition.partition, due);
   }

@@ -47,7 +47,10 @@ export async function spawnUntilMarker(
   const outcome = await Promise.race([
     marked,
     exited.then((code) => new Error(`exited with ${code} before it started`)),
-    sleep(options.timeoutMs).then(() => new Error(`did not start within ${options.timeoutMs} ms`)),
+    // Unref'd: a pending start-up timeout must not keep the bench alive once all is done.
+    sleep(options.timeoutMs, undefined, { ref: false }).then(
+      () => new Error(`did not start within ${options.timeoutMs} ms`),
+    ),
   ]);
   if (outcome instanceof Error) {
     await stopProcessTree(child.pid);

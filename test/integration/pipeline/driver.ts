@@ -166,7 +166,8 @@ export async function drivePipeline(
       }
       if (parsed === 0) break;
     }
-    const flush = flushHandler(deps);
+    // The schedule runs it later, when every partition has been quiet for a while.
+    const flush = flushHandler({ ...deps, nowMs: () => Date.now() + 60_000 });
     for (;;) {
       try {
         await flush();

@@ -1,0 +1,57 @@
+import type { TopicMessages } from "kafkajs";
+import { describe, expect, it } from "vitest";
+import { encodeRepartitioned } from "../../../shared/codec/repartition.ts";
+import type { KafkaRecord } from "../../../shared/msk/event.ts";
+import { userSpending as pipeline } from "../../../shared/pipelines/user-spending.ts";
+import { MemoryWindowStore } from "../../../shared/store/memory-window-store.ts";
+import { FLUSH_QUIET_MS, flushDueWindows } from "../../../shared/usecases/flush.ts";
+import { processWindowBatch } from "../../../shared/usecases/window-batch.ts";
+
+const MINUTE_MS = 60_000;
+
+const record = (partition: number, offset: number, user: string, eventTimeMs: number) =>
+  ({
+    topic: pipeline.topics.repartition,
+    partition,
+    offset,
+    timestampMs: 0,
+    key: Buffer.from(user),
+    value: Buffer.from(
+      encodeRepartitioned(
+        { groupKey: user, eventTimeMs, row: { amount: 2 }, source: "t/0", sourceOffset: offset },
+        pipeline.carriedColumns,
+      ),
+    ),
+    headers: [],
+  }) satisfies KafkaRecord;
+
+describe("the flush function", () => {
+  it("closes due windows of a quiet partition, and leaves an active one to its own invocations", async () => {
+    // Prepare: partition 0 opens a window; partition 1's later event moves the watermark past it.
+    let nowMs = 1_000_000;
+    const results: string[] = [];
+    const deps = {
+      pipeline,
+      store: new MemoryWindowStore(),
+      nowMs: () => nowMs,
+      send: async (topics: TopicMessages[]) => {
+        for (const t of topics)
+          if (t.topic === pipeline.topics.output)
+            results.push(...t.messages.map((m) => String(m.key)));
+      },
+    };
+    await processWindowBatch([record(0, 0, "alice", 0)], deps);
+    await processWindowBatch([record(1, 1, "bob", 30 * MINUTE_MS)], deps);
+
+    // Act
+    nowMs += FLUSH_QUIET_MS / 2;
+    const early = await flushDueWindows(deps);
+    nowMs += FLUSH_QUIET_MS;
+    const quiet = await flushDueWindows(deps);
+
+    // Assess
+    expect(early.emitted).toBe(0);
+    expect(quiet.emitted).toBe(1);
+    expect(results).toEqual(["alice"]);
+  });
+});
