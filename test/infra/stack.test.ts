@@ -96,7 +96,7 @@ describe("event-source mappings", () => {
       SourceAccessConfigurations: [
         { Type: "SASL_SCRAM_512_AUTH", URI: { Ref: Match.stringLikeRegexp("^KafkaScramSecret") } },
       ],
-      BatchSize: 500,
+      BatchSize: 2000,
       StartingPosition: "TRIM_HORIZON",
       MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
       DestinationConfig: {
