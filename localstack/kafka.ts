@@ -71,7 +71,7 @@ export async function startKafka(
       "kafka.tools.StorageTool",
       "format",
       "--cluster-id",
-      randomBytes(16).toString("base64url"),
+      clusterId(),
       "--config",
       propsFile,
       "--add-scram",
@@ -206,3 +206,14 @@ log4j.logger.org.apache.kafka=INFO
 log4j.logger.kafka.request.logger=WARN
 log4j.logger.state.change.logger=WARN
 `;
+
+/**
+ * A random KRaft cluster id (base64url of 16 bytes, as `kafka-storage random-uuid` prints), never
+ * starting with '-': the storage tool would read such an id as an option and refuse to format.
+ */
+function clusterId(): string {
+  for (;;) {
+    const id = randomBytes(16).toString("base64url");
+    if (!id.startsWith("-")) return id;
+  }
+}

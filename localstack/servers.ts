@@ -1,7 +1,12 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { type KafkaConnection, kafkaConnectionFromEnv } from "../shared/kafka/connection.ts";
-import { type EmbeddedDynamoDb, probeDynamoDb, startDynamoDb } from "./dynamodb.ts";
+import {
+  dynamoDbDataDir,
+  type EmbeddedDynamoDb,
+  probeDynamoDb,
+  startDynamoDb,
+} from "./dynamodb.ts";
 import { LocalServerError } from "./errors.ts";
 import { type EmbeddedKafka, LOCAL_SCRAM_USER, probeKafka, startKafka } from "./kafka.ts";
 import { cacheDir, stateDir } from "./paths.ts";
@@ -35,6 +40,8 @@ export interface StartOptions {
   readonly profile: Profile;
   readonly env?: NodeJS.ProcessEnv;
   readonly log?: (line: string) => void;
+  /** DynamoDB Local keeps its database on disk, so it can be restarted (outage tests). @default false */
+  readonly dynamoDbOnDisk?: boolean;
 }
 
 /**
@@ -99,7 +106,9 @@ async function startServersOnce(options: StartOptions): Promise<Servers> {
       );
   const startedDynamoDb = externalDynamoDb
     ? probeExternal("DynamoDB", externalDynamoDb, () => probeDynamoDb(undefined))
-    : startDynamoDb(dir, port("SPARKLESS_DYNAMODB_PORT"), log);
+    : startDynamoDb(dir, port("SPARKLESS_DYNAMODB_PORT"), log, {
+        onDisk: options.dynamoDbOnDisk ?? false,
+      });
 
   const [kafka, dynamodb] = await Promise.allSettled([startedKafka, startedDynamoDb]);
   const embedded = {
@@ -134,6 +143,7 @@ export async function stopServers(profile: Profile): Promise<void> {
   }
   rmSync(statePath(profile), { force: true });
   rmSync(join(marker, "kafka-data"), { recursive: true, force: true });
+  rmSync(dynamoDbDataDir(marker), { recursive: true, force: true });
 }
 
 /** Kills the recorded servers without waiting: for `process.on('exit')`, where nothing async runs. */
@@ -231,7 +241,11 @@ function portRequests(profile: Profile, env: NodeJS.ProcessEnv) {
 
 const statePath = (profile: Profile) => join(stateDir(profile), "servers.json");
 
-function writeState(profile: Profile, embedded: Servers["embedded"]): void {
+/**
+ * Records the servers of `profile` as this process's, so `stopServers`, `killServersNow` and
+ * `reapOrphans` find them: also for a server restarted under a new pid (outage tests).
+ */
+export function writeState(profile: Profile, embedded: Servers["embedded"]): void {
   writeFileSync(
     statePath(profile),
     `${JSON.stringify({ ...embedded, ownerPid: process.pid }, null, 2)}\n`,

@@ -5,7 +5,7 @@ import { restartKafka } from "../../../localstack/kafka.ts";
 import { startLocalPipeline } from "../../../localstack/local-pipeline.ts";
 import { stateDir } from "../../../localstack/paths.ts";
 import { stopProcess } from "../../../localstack/process.ts";
-import { startServers, stopServers } from "../../../localstack/servers.ts";
+import { startServers, stopServers, writeState } from "../../../localstack/servers.ts";
 import { toKafkaJsConfig } from "../../../shared/kafka/connection.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
@@ -86,6 +86,8 @@ describe("the broker going down and coming back", () => {
     await stopProcess(kafka.pid, stateDir(PROFILE));
     await sleep(3_000);
     const restarted = await restartKafka(stateDir(PROFILE), kafka);
+    // Recorded, so stopServers (or the orphan reaper after a killed run) stops the new process.
+    writeState(PROFILE, { ...servers.embedded, kafka: restarted });
     cleanups.push(() => stopProcess(restarted.pid, stateDir(PROFILE)));
     await produce(trace.slice(half).map((e) => e.value));
 
