@@ -116,10 +116,24 @@ if (e2e) {
       `   ${name.padEnd(10)} ${fmt(s.throughput.eventsPerSec).padStart(9)} ${`${fmt(s.throughput.startupMs / 1000, 1)} s`.padStart(10)} ${`${fmt(s.latency.p50Ms)} ms`.padStart(13)} ${`${fmt(s.latency.p99Ms)} ms`.padStart(9)}   ${memory}`,
     );
   }
+  const describe = (c: {
+    matched: number;
+    onlyInOurs: number;
+    onlyInSpark: number;
+    differing: number;
+  }) =>
+    `${fmt(c.matched)} matched, ${c.onlyInOurs} only ours, ${c.onlyInSpark} only Spark's, ${c.differing} differing`;
   const same = e2e.sameResults.throughput;
   log(
-    `   same windows: ${same.matched} matched, ${same.onlyInOurs} only ours, ${same.onlyInSpark} only Spark's, ${same.differing} differing (of ${same.expected} expected)`,
+    `   backlog windows vs Spark: ${describe(same)} (of ${fmt(same.expected)}; ${e2e.sparkless.lateRowsOnBacklog} rows late on our side)`,
   );
+  const single = e2e.sparkless.backlogWithOnePartition;
+  if (single) {
+    log(
+      `   backlog with partitions: 1: ${fmt(single.throughput.eventsPerSec)} events/s, ${single.lateRows} late rows, ${describe(single.comparedToSpark)}`,
+    );
+  }
+  log(`   live windows vs Spark: ${describe(e2e.sameResults.latency)}`);
 }
 
 const panels: Panel[] = [
