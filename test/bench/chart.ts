@@ -46,6 +46,7 @@ export function barChartSvg(title: string, panels: readonly Panel[]): string {
   }
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${y + 10}" font-family="sans-serif">`,
+    `<title>${xml(title)}</title>`,
     `<rect width="100%" height="100%" fill="white"/>`,
     ...parts,
     "</svg>",
