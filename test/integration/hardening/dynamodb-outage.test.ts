@@ -22,6 +22,7 @@ import {
   resultTotals,
   type TraceEvent,
 } from "../pipeline/trace.ts";
+import { lostWindows, reportHardening } from "../report.ts";
 
 // DynamoDB Local of its own, on disk (the shared one runs in memory), stopped mid-run while
 // events keep arriving and started again on its database: the window function's invocations fail
@@ -141,7 +142,17 @@ describe("DynamoDB going down and coming back", () => {
       return seen;
     };
     await until(() => byResultId().size >= expected.size, "every window result");
-    expect(resultTotals([...byResultId().values()])).toEqual(expected);
+    const totals = resultTotals([...byResultId().values()]);
+    reportHardening({
+      case: "DynamoDB Local down and back",
+      faults: `stopped mid-run for ${(outageMs / 1000).toFixed(1)} s, restarted on its file`,
+      rounds: 1,
+      eventsIn: trace.length,
+      resultsOut: records().length,
+      lost: lostWindows(expected, totals),
+      duplicated: records().length - byResultId().size,
+    });
+    expect(totals).toEqual(expected);
 
     // Assess: counts add up; every on-time event counted once (a `duplicate` is an event a failed
     // attempt had already applied before it failed, skipped by its retry).
@@ -172,13 +183,8 @@ describe("DynamoDB going down and coming back", () => {
       },
     )) {
       for (const item of page.Items ?? []) {
-        // One item per (key, window) with its `state`, or per bucket of keys and window with
-        // `entries`, the states by key (a map, or its JSON).
-        const raw = item.entries ?? { [item.groupKey]: item.state };
-        const entries = (typeof raw === "string" ? JSON.parse(raw) : raw) as Record<
-          string,
-          unknown
-        >;
+        // One item per bucket of keys and window, `entries` the JSON of their states by key.
+        const entries = JSON.parse(item.entries as string) as Record<string, unknown>;
         const startMs = Number(String(item.sk).split("#")[0]);
         for (const [user, aggState] of Object.entries(entries)) {
           state.set(
