@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, type KafkaConfig } from "kafkajs";
 import { inject } from "vitest";
 import { createDocumentClient, createDynamoDbClient } from "../../shared/dynamodb/client.ts";
@@ -21,3 +22,16 @@ export function testKafka(overrides: Partial<KafkaConfig> = {}): Kafka {
 
 export const testDynamoDb = () => createDynamoDbClient(inject("servers").dynamoDbEndpoint);
 export const testDocumentClient = () => createDocumentClient(inject("servers").dynamoDbEndpoint);
+
+/** Polls `condition` every 100 ms until it holds; fails naming `what` after `timeoutMs`. */
+export async function until(
+  condition: () => boolean,
+  what: string,
+  timeoutMs = 60_000,
+): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await sleep(100);
+  }
+}

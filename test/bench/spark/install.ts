@@ -1,5 +1,4 @@
 import { spawn } from "node:child_process";
-import { createHash } from "node:crypto";
 import {
   existsSync,
   mkdirSync,
@@ -11,6 +10,7 @@ import {
 } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import { ensureJars } from "../../../localstack/maven.ts";
 import { repoRoot } from "../../../localstack/paths.ts";
 
 /**
@@ -21,8 +21,6 @@ export const SPARK_VERSION = "3.5.7";
 
 const sparkCache = join(repoRoot, ".cache", "spark");
 const venvDir = join(sparkCache, "venv");
-const jarsDir = join(sparkCache, "jars");
-const pom = join(import.meta.dirname, "kafka-connector.pom.xml");
 const STAMP = ".installed";
 
 export interface SparkInstall {
@@ -38,9 +36,9 @@ export interface SparkInstall {
 }
 
 /**
- * Installs PySpark into `.cache/spark/venv` from PyPI and the Kafka connector jars into
- * `.cache/spark/jars` from Maven Central, once: stamps (the version, the pom's hash) make later
- * calls instant and offline. An interrupted install has no stamp and starts over.
+ * Installs PySpark into `.cache/spark/venv` from PyPI and the Kafka connector jars
+ * (`localstack/maven/spark-kafka.pom.xml`) from Maven Central, once: stamps (the version, the
+ * pom's hash) make later calls instant and offline. An interrupted install starts over.
  */
 export async function ensureSpark(log: (line: string) => void): Promise<SparkInstall> {
   const startedMs = Date.now();
@@ -65,27 +63,10 @@ export async function ensureSpark(log: (line: string) => void): Promise<SparkIns
     );
     writeFileSync(join(venvDir, STAMP), SPARK_VERSION);
   }
-  const pomHash = createHash("sha256").update(readFileSync(pom)).digest("hex");
-  if (readStamp(jarsDir) !== pomHash) {
-    log(`Resolving spark-sql-kafka-0-10 ${SPARK_VERSION} from Maven Central into ${jarsDir}…`);
-    rmSync(jarsDir, { recursive: true, force: true });
-    await runLogged(
-      "mvn",
-      [
-        "--batch-mode",
-        "--quiet",
-        "-f",
-        pom,
-        "dependency:copy-dependencies",
-        `-DoutputDirectory=${jarsDir}`,
-        "-DincludeScope=runtime",
-      ],
-      log,
-    );
-    writeFileSync(join(jarsDir, STAMP), pomHash);
-  }
+  // The connector's jars come through the same Maven cache as the local servers' jars.
+  const jarsDir = await ensureJars("spark-kafka", log);
   const installSeconds = (Date.now() - startedMs) / 1000;
-  const diskMb = folderBytes(sparkCache) / 2 ** 20;
+  const diskMb = (folderBytes(sparkCache) + folderBytes(jarsDir)) / 2 ** 20;
   if (installSeconds > 1)
     log(`Spark installed in ${installSeconds.toFixed(0)} s, ${diskMb.toFixed(0)} MB on disk.`);
   return {

@@ -9,7 +9,7 @@ import { startServers, stopServers, writeState } from "../../../localstack/serve
 import { toKafkaJsConfig } from "../../../shared/kafka/connection.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
-import { uniqueName } from "../helpers.ts";
+import { uniqueName, until } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
 import { expectedResults, generateTrace, resultTotals } from "../pipeline/trace.ts";
 import { lostWindows, reportHardening } from "../report.ts";
@@ -24,14 +24,6 @@ const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
-
-async function until(condition: () => boolean, what: string, timeoutMs = 120_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 describe("the broker going down and coming back", () => {
   it("resumes by itself and ends with the same results as without the outage", {
@@ -80,7 +72,11 @@ describe("the broker going down and coming back", () => {
     };
     const half = trace.length / 2;
     await produce(trace.slice(0, half).map((e) => e.value));
-    await until(() => local.totals.parse.in >= half / 2, "the first records to be processed");
+    await until(
+      () => local.totals.parse.in >= half / 2,
+      "the first records to be processed",
+      120_000,
+    );
 
     // Act: down while the pipeline is busy, then back on the same storage.
     await stopProcess(kafka.pid, stateDir(PROFILE));
@@ -96,7 +92,7 @@ describe("the broker going down and coming back", () => {
     await output.start();
     cleanups.push(() => output.stop());
     const totals = () => resultTotals([...output.all().values()].flat());
-    await until(() => totals().size >= expected.size, "every window result");
+    await until(() => totals().size >= expected.size, "every window result", 120_000);
     const out = [...output.all().values()].flat().length;
     reportHardening({
       case: "Kafka broker down and back",

@@ -14,7 +14,7 @@ import type { MskEventRecord } from "../../../shared/msk/event.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { HEADERS } from "../../../shared/usecases/headers.ts";
-import { uniqueName } from "../helpers.ts";
+import { uniqueName, until } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
 import {
   expectedResults,
@@ -37,14 +37,6 @@ const cleanups: Array<() => Promise<unknown>> = [];
 afterAll(async () => {
   for (const cleanup of cleanups.reverse()) await cleanup().catch(() => undefined);
 });
-
-async function until(condition: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
-  }
-}
 
 const ofKind = (kind: TraceEvent["kind"]) => trace.filter((e) => e.kind === kind);
 
