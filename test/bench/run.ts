@@ -36,7 +36,7 @@ const hotCount = quick ? 100_000 : 1_000_000;
 log(`1. Hot path: ${fmt(hotCount)} realistic records of the default pipeline, one core, no I/O…`);
 const hotPath = benchHotPath(hotCount, quick ? 3 : 5);
 log(
-  `   ${hotPath.floor.label.padEnd(48)} ${fmt(hotPath.floor.eventsPerSec).padStart(11)} events/s`,
+  `   ${hotPath.floor.label.padEnd(48)} ${fmt(hotPath.floor.eventsPerSec).padStart(11)} events/s (${fmt(hotPath.windowFloor.eventsPerSec)} beside the window loops)`,
 );
 for (const row of hotPath.rows) {
   log(
@@ -123,6 +123,12 @@ if (e2e) {
     differing: number;
   }) =>
     `${fmt(c.matched)} matched, ${c.onlyInOurs} only ours, ${c.onlyInSpark} only Spark's, ${c.differing} differing`;
+  for (const [name, t] of [
+    ["sparkless", e2e.sparkless.throughput],
+    ["Spark", e2e.spark.throughput],
+  ] as const) {
+    if (!t.complete) log(`   ${name} did not produce every expected window on the backlog`);
+  }
   const same = e2e.sameResults.throughput;
   log(
     `   backlog windows vs Spark: ${describe(same)} (of ${fmt(same.expected)}; ${e2e.sparkless.lateRowsOnBacklog} rows late on our side)`,

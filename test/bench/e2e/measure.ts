@@ -9,6 +9,9 @@ import type { RunningSystem } from "./process.ts";
 export type StartSystem = (input: string, output: string) => Promise<RunningSystem>;
 
 /** The window results read from an output topic, as they arrive. */
+/** No new result for this long, after some came: the system has produced all it will. */
+const QUIET_OUTPUT_MS = 60_000;
+
 class ResultLog {
   /** id → total_spent and the broker time of its first copy. */
   readonly byId = new Map<string, { totalSpent: number; brokerMs: number; endMs: number }>();
@@ -85,11 +88,24 @@ async function runUntilComplete(options: {
     });
     await options.during?.();
     const results = new ResultLog(reader);
-    const complete = await reader.waitFor(() => {
+    // A system that will never produce some expected window (its events were all late) goes
+    // quiet: stop waiting then, rather than at the timeout, and report the run incomplete.
+    let resultsSeen = 0;
+    let lastResultMs = Date.now();
+    const hasAll = () => {
       const expected = options.expected();
-      if (exitCode !== undefined) return true; // crashed: fail now, not at the timeout
       return expected !== undefined && results.update().hasAll(expected);
+    };
+    await reader.waitFor(() => {
+      if (exitCode !== undefined) return true; // crashed: fail now, not at the timeout
+      if (hasAll()) return true;
+      if (results.byId.size !== resultsSeen) {
+        resultsSeen = results.byId.size;
+        lastResultMs = Date.now();
+      }
+      return resultsSeen > 0 && Date.now() - lastResultMs > QUIET_OUTPUT_MS;
     }, options.timeoutMs);
+    const complete = hasAll();
     // Anything a system would add after the expected results (it should not) arrives by then.
     await reader.waitFor(() => false, 2_000);
     results.update();
