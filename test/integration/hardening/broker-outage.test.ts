@@ -7,12 +7,11 @@ import { stateDir } from "../../../localstack/paths.ts";
 import { stopProcess } from "../../../localstack/process.ts";
 import { startServers, stopServers, writeState } from "../../../localstack/servers.ts";
 import { toKafkaJsConfig } from "../../../shared/kafka/connection.ts";
-import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
-import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { uniqueName, until } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
 import { expectedResults, generateTrace, resultTotals } from "../pipeline/trace.ts";
 import { lostWindows, reportHardening } from "../report.ts";
+import { tracePipeline } from "./trace-pipeline.ts";
 
 // A broker of its own (the shared one must stay up for the other tests), stopped mid-run and
 // started again on the same storage: the pipeline resumes by itself and the results equal Spark's.
@@ -35,19 +34,7 @@ describe("the broker going down and coming back", () => {
     const kafka = servers.embedded.kafka;
     if (!kafka) throw new Error("the outage test needs its own embedded broker");
     const name = uniqueName("outage");
-    const pipeline = definePipeline({
-      ...userSpending.definition,
-      name,
-      source: {
-        ...userSpending.definition.source,
-        topics: [`${name}.transactions`],
-        batchSize: 50,
-      },
-      output: { topic: `${name}.out` },
-      // One repartition partition: a backlog replayed through several would let one partition's
-      // progress make another's events late (see README § Semantics), which is not this test's subject.
-      partitions: 1,
-    });
+    const pipeline = tracePipeline(name);
     const local = await startLocalPipeline({
       pipeline,
       kafka: servers.kafka,

@@ -11,8 +11,6 @@ import { createDocumentClient } from "../../../shared/dynamodb/client.ts";
 import { type AggState, aggregatorFor } from "../../../shared/engine/aggregations.ts";
 import { toKafkaJsConfig } from "../../../shared/kafka/connection.ts";
 import type { MskEventRecord } from "../../../shared/msk/event.ts";
-import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
-import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { HEADERS } from "../../../shared/usecases/headers.ts";
 import { uniqueName, until } from "../helpers.ts";
 import { TopicTail } from "../pipeline/topic-tail.ts";
@@ -23,6 +21,7 @@ import {
   type TraceEvent,
 } from "../pipeline/trace.ts";
 import { lostWindows, reportHardening } from "../report.ts";
+import { tracePipeline } from "./trace-pipeline.ts";
 
 // DynamoDB Local of its own, on disk (the shared one runs in memory), stopped mid-run while
 // events keep arriving and started again on its database: the window function's invocations fail
@@ -65,17 +64,7 @@ describe("DynamoDB going down and coming back", () => {
     const dynamodb = servers.embedded.dynamodb;
     if (!dynamodb) throw new Error("the outage test needs its own embedded DynamoDB Local");
     const name = uniqueName("ddb-outage");
-    const pipeline = definePipeline({
-      ...userSpending.definition,
-      name,
-      source: {
-        ...userSpending.definition.source,
-        topics: [`${name}.transactions`],
-        batchSize: 50,
-      },
-      output: { topic: `${name}.out` },
-      partitions: 1, // as in the broker outage test: a replayed backlog must not skew partitions
-    });
+    const pipeline = tracePipeline(name);
     const tableName = uniqueName("state");
     const local = await startLocalPipeline({
       pipeline,

@@ -2,8 +2,7 @@
 // random moments and starts it again. Its settings come from SPARKLESS_TEST_PIPELINE (JSON).
 import { startLocalPipeline } from "../../../localstack/local-pipeline.ts";
 import type { KafkaConnection } from "../../../shared/kafka/connection.ts";
-import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
-import { userSpending } from "../../../shared/pipelines/user-spending.ts";
+import { tracePipeline } from "./trace-pipeline.ts";
 
 interface Settings {
   name: string;
@@ -13,17 +12,7 @@ interface Settings {
 }
 
 const settings = JSON.parse(process.env.SPARKLESS_TEST_PIPELINE ?? "{}") as Settings;
-const pipeline = definePipeline({
-  ...userSpending.definition,
-  name: settings.name,
-  source: {
-    ...userSpending.definition.source,
-    topics: [`${settings.name}.transactions`],
-    batchSize: 50,
-  },
-  output: { topic: `${settings.name}.out` },
-  partitions: 1,
-});
+const pipeline = tracePipeline(settings.name);
 await startLocalPipeline({
   pipeline,
   kafka: settings.kafka,
