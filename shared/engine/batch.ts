@@ -3,14 +3,14 @@ import { type ShardId, type StoredShard, shardKey } from "../store/window-store.
 import type { Aggregator, AggState } from "./aggregations.ts";
 import { bucketOf } from "./buckets.ts";
 import { isLate } from "./watermark.ts";
-import { type WindowBounds, windowsFor } from "./windows.ts";
+import { windowsFor } from "./windows.ts";
 
 /** A batch sorted out: what goes into which window shard, and what is late. */
 export interface BatchPlan {
   /** Per shard (by {@link shardKey}), in first-seen order, its events in batch order. */
   readonly shards: Map<string, { readonly id: ShardId; readonly events: RepartitionedEvent[] }>;
-  /** Events all of whose windows had closed before the batch (Spark drops them). */
-  readonly late: Array<{ readonly event: RepartitionedEvent; readonly windows: WindowBounds[] }>;
+  /** Events all of whose windows had closed before the batch (Spark drops them), with the shards they would have gone to. */
+  readonly late: Array<{ readonly event: RepartitionedEvent; readonly shards: ShardId[] }>;
   readonly maxEventTimeMs: number | undefined;
 }
 
@@ -36,15 +36,16 @@ export function planBatch(
       maxEventTimeMs === undefined
         ? event.eventTimeMs
         : Math.max(maxEventTimeMs, event.eventTimeMs);
-    const assigned = windowsFor(event.eventTimeMs, sizeMs, slideMs);
+    const bucket = bucketOf(event.groupKey, layout.buckets);
+    const assigned = windowsFor(event.eventTimeMs, sizeMs, slideMs).map(
+      ({ startMs, endMs }): ShardId => ({ partition: layout.partition, bucket, startMs, endMs }),
+    );
     const open = assigned.filter((w) => !isLate(w.endMs, watermarkBeforeMs));
     if (open.length === 0) {
-      late.push({ event, windows: assigned });
+      late.push({ event, shards: assigned });
       continue;
     }
-    const bucket = bucketOf(event.groupKey, layout.buckets);
-    for (const { startMs, endMs } of open) {
-      const id: ShardId = { partition: layout.partition, bucket, startMs, endMs };
+    for (const id of open) {
       const key = shardKey(id);
       const entry = shards.get(key);
       if (entry) entry.events.push(event);

@@ -102,10 +102,6 @@ export interface WindowStore {
   readonly stats: StoreStats;
 }
 
-/** A window id as a map key (the engine's batch plan). */
-export const windowKey = (id: WindowId): string =>
-  `${id.groupKey}\u0000${id.startMs}\u0000${id.endMs}`;
-
 /** The map key of a shard id in results of {@link WindowStore.getShards}. */
 export const shardKey = (id: ShardId): string =>
   `${id.partition}#${id.bucket}#${id.startMs}#${id.endMs}`;

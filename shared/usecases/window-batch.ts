@@ -3,7 +3,6 @@ import { decodeRepartitioned, type RepartitionedEvent } from "../codec/repartiti
 import { isoMs } from "../codec/spark-json.ts";
 import { type Aggregator, aggregatorFor } from "../engine/aggregations.ts";
 import { applyEvents, planBatch } from "../engine/batch.ts";
-import { bucketOf } from "../engine/buckets.ts";
 import { advanceWatermark, isDue, maxOf } from "../engine/watermark.ts";
 import type { KafkaRecord } from "../msk/event.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
@@ -178,31 +177,26 @@ async function applyPartition(
   counts: WindowCounts,
 ): Promise<PartitionOutcome> {
   const { pipeline, store } = deps;
-  const layout = { partition, buckets: pipeline.stateBuckets };
   const plan = planBatch(
     events,
-    layout,
+    { partition, buckets: pipeline.stateBuckets },
     pipeline.windowSizeMs,
     pipeline.windowSlideMs,
     watermarkBeforeMs,
   );
   // Late events' shards are read too: an event a previous attempt counted (under an older
   // watermark) is a duplicate, not late.
-  const lateShards = plan.late.map(({ event, windows }) => {
-    const bucket = bucketOf(event.groupKey, layout.buckets);
-    return { event, ids: windows.map((w) => ({ partition, bucket, ...w })) };
-  });
   const stored = await store.getShards(pipeline.name, [
     ...[...plan.shards.values()].map((s) => s.id),
-    ...lateShards.flatMap((l) => l.ids),
+    ...plan.late.flatMap((l) => l.shards),
   ]);
   await deps.checkpoint?.("before-state");
 
   const updates: Message[] = [];
   const openedEnds = new Set<number>();
   const lateEvents: RepartitionedEvent[] = [];
-  for (const { event, ids } of lateShards) {
-    const counted = ids.some(
+  for (const { event, shards } of plan.late) {
+    const counted = shards.some(
       (id) => (stored.get(shardKey(id))?.applied[event.source] ?? -1) >= event.sourceOffset,
     );
     if (!counted) lateEvents.push(event);
