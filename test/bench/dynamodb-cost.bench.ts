@@ -1,6 +1,5 @@
 import { UpdateCommand } from "@aws-sdk/lib-dynamodb";
 import type { TopicMessages } from "kafkajs";
-import { encodeRepartitioned } from "../../shared/codec/repartition.ts";
 import { createDocumentClient, createDynamoDbClient } from "../../shared/dynamodb/client.ts";
 import { windowsFor } from "../../shared/engine/windows.ts";
 import type { KafkaRecord } from "../../shared/msk/event.ts";
@@ -9,6 +8,7 @@ import { userSpending } from "../../shared/pipelines/user-spending.ts";
 import { DynamoDbWindowStore } from "../../shared/store/dynamodb-window-store.ts";
 import { ensureStateTable } from "../../shared/store/table.ts";
 import { processWindowBatch } from "../../shared/usecases/window-batch.ts";
+import { repartitionRecord } from "../fixtures/repartition-records.ts";
 
 export interface CostSettings {
   readonly distinctKeys: number;
@@ -74,26 +74,15 @@ async function ours(
     const records: KafkaRecord[] = [];
     for (let i = from; i < Math.min(from + settings.batchSize, settings.events); i++) {
       const { user, eventTimeMs, amount } = event(i, settings);
-      records.push({
-        topic: pipeline.topics.repartition,
-        partition: 0,
-        offset: i,
-        timestampMs: 0,
-        key: Buffer.from(user),
-        value: Buffer.from(
-          encodeRepartitioned(
-            {
-              groupKey: user,
-              eventTimeMs,
-              row: { amount },
-              source: "transactions/0",
-              sourceOffset: i,
-            },
-            pipeline.carriedColumns,
-          ),
-        ),
-        headers: [],
-      });
+      records.push(
+        repartitionRecord(pipeline, {
+          groupKey: user,
+          eventTimeMs,
+          row: { amount },
+          source: "transactions/0",
+          sourceOffset: i,
+        }),
+      );
     }
     await processWindowBatch(records, { pipeline, store, send, nowMs: Date.now });
     batches++;

@@ -12,6 +12,7 @@ import {
 } from "../../shared/msk/event.ts";
 import { userSpending } from "../../shared/pipelines/user-spending.ts";
 import { parseFilterStep } from "../../shared/usecases/parse-filter.ts";
+import { repartitionRecords } from "../fixtures/repartition-records.ts";
 
 /** Realistic `transactions` records as the MSK event carries them (base64 values). */
 export function realisticRecords(count: number): MskEventRecord[] {
@@ -161,16 +162,9 @@ export function benchHotPath(count: number, rounds = 5) {
     [floor, parseOnly, ...HOT_PATH_BATCH_SIZES.map(parseLoop)],
     rounds,
   ) as [Timing, ...Timing[]];
-  const repartitioned: KafkaRecord[] = step(records.map(decodeMskRecord)).repartition.map(
-    (m, i) => ({
-      topic: userSpending.topics.repartition,
-      partition: 0,
-      offset: i,
-      timestampMs: 0,
-      key: Buffer.from(String(m.key)),
-      value: Buffer.from(String(m.value)),
-      headers: [],
-    }),
+  const repartitioned = repartitionRecords(
+    userSpending,
+    step(records.map(decodeMskRecord)).repartition,
   );
   const [windowFloor, ...windowRows] = timeInterleaved(
     count,

@@ -1,29 +1,19 @@
 import type { TopicMessages } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { encodeRepartitioned } from "../../../shared/codec/repartition.ts";
-import type { KafkaRecord } from "../../../shared/msk/event.ts";
 import { userSpending as pipeline } from "../../../shared/pipelines/user-spending.ts";
 import { MemoryWindowStore } from "../../../shared/store/memory-window-store.ts";
 import { FLUSH_QUIET_MS, flushDueWindows } from "../../../shared/usecases/flush.ts";
 import { processWindowBatch } from "../../../shared/usecases/window-batch.ts";
+import { repartitionRecord } from "../../fixtures/repartition-records.ts";
 
 const MINUTE_MS = 60_000;
 
 const record = (partition: number, offset: number, user: string, eventTimeMs: number) =>
-  ({
-    topic: pipeline.topics.repartition,
+  repartitionRecord(
+    pipeline,
+    { groupKey: user, eventTimeMs, row: { amount: 2 }, source: "t/0", sourceOffset: offset },
     partition,
-    offset,
-    timestampMs: 0,
-    key: Buffer.from(user),
-    value: Buffer.from(
-      encodeRepartitioned(
-        { groupKey: user, eventTimeMs, row: { amount: 2 }, source: "t/0", sourceOffset: offset },
-        pipeline.carriedColumns,
-      ),
-    ),
-    headers: [],
-  }) satisfies KafkaRecord;
+  );
 
 describe("the flush function", () => {
   it("closes due windows of a quiet partition, and leaves an active one to its own invocations", async () => {

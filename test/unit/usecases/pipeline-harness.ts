@@ -5,6 +5,7 @@ import { MemoryWindowStore } from "../../../shared/store/memory-window-store.ts"
 import { flushDueWindows } from "../../../shared/usecases/flush.ts";
 import { parseFilterStep } from "../../../shared/usecases/parse-filter.ts";
 import { processWindowBatch } from "../../../shared/usecases/window-batch.ts";
+import { repartitionRecords } from "../../fixtures/repartition-records.ts";
 
 /**
  * Runs a pipeline's two steps in memory, batch by batch, the way the event-source mappings would:
@@ -35,16 +36,7 @@ export function memoryPipeline(pipeline: Pipeline, nowMs: () => number = () => 0
         headers: [],
       }));
       const { repartition } = parse(records);
-      const repartitioned: KafkaRecord[] = repartition.map((m, i) => ({
-        topic: pipeline.topics.repartition,
-        partition: 0,
-        offset: i,
-        timestampMs: 0,
-        key: Buffer.from(String(m.key)),
-        value: Buffer.from(String(m.value)),
-        headers: [],
-      }));
-      return processWindowBatch(repartitioned, deps);
+      return processWindowBatch(repartitionRecords(pipeline, repartition), deps);
     },
     flush: () => flushDueWindows(deps),
   };

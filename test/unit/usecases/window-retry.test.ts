@@ -1,35 +1,22 @@
 import type { TopicMessages } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { encodeRepartitioned } from "../../../shared/codec/repartition.ts";
-import type { KafkaRecord } from "../../../shared/msk/event.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { MemoryWindowStore } from "../../../shared/store/memory-window-store.ts";
 import { processWindowBatch } from "../../../shared/usecases/window-batch.ts";
+import { repartitionRecord } from "../../fixtures/repartition-records.ts";
 
 const pipeline = definePipeline({ ...userSpending.definition, stateBuckets: 2 });
 const MINUTE_MS = 60_000;
 
-const record = (offset: number, user: string, eventTimeMs: number): KafkaRecord => ({
-  topic: pipeline.topics.repartition,
-  partition: 0,
-  offset,
-  timestampMs: 0,
-  key: Buffer.from(user),
-  value: Buffer.from(
-    encodeRepartitioned(
-      {
-        groupKey: user,
-        eventTimeMs,
-        row: { amount: 1.5 },
-        source: "transactions/0",
-        sourceOffset: offset,
-      },
-      pipeline.carriedColumns,
-    ),
-  ),
-  headers: [],
-});
+const record = (offset: number, user: string, eventTimeMs: number) =>
+  repartitionRecord(pipeline, {
+    groupKey: user,
+    eventTimeMs,
+    row: { amount: 1.5 },
+    source: "transactions/0",
+    sourceOffset: offset,
+  });
 
 /** Fails the first progress write, after every shard of the batch was written. */
 class CrashBeforeProgress extends MemoryWindowStore {
