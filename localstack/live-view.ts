@@ -13,11 +13,33 @@ export interface ViewState {
     partitions: Record<string, PartitionStats & { lag: number }>;
   }>;
   readonly watermarkMs: number | undefined;
-  /** Event-time "now" (the demo producer's clock, else the wall clock). */
-  readonly nowMs: number;
+  /** Event-time "now" (see {@link eventClock}); undefined until there is one. */
+  readonly eventClockMs: number | undefined;
+  /** Where the event clock comes from, shown beside it. */
+  readonly eventClockSource: EventClockSource;
   readonly openEnds: ReadonlyArray<{ partition: number; endsMs: readonly number[] }>;
   readonly latestResults: readonly string[];
   readonly demoSent: number | undefined;
+}
+
+export type EventClockSource = "demo producer" | "newest event";
+
+/**
+ * Event-time "now" for the view: the demo producer's clock while it runs, else the newest event
+ * time any partition has seen (never the wall clock: replayed or old events would make the
+ * watermark look hours behind); undefined until there is one.
+ */
+export function eventClock(
+  demoClockMs: number | undefined,
+  partitionMaxEventTimesMs: ReadonlyArray<number | undefined>,
+): { eventClockMs: number | undefined; eventClockSource: EventClockSource } {
+  if (demoClockMs !== undefined)
+    return { eventClockMs: demoClockMs, eventClockSource: "demo producer" };
+  const seen = partitionMaxEventTimesMs.filter((ms): ms is number => ms !== undefined);
+  return {
+    eventClockMs: seen.length > 0 ? Math.max(...seen) : undefined,
+    eventClockSource: "newest event",
+  };
 }
 
 const time = (ms: number | undefined) =>

@@ -5,7 +5,7 @@ import { pipelineNamed, pipelines } from "../shared/pipelines/index.ts";
 import { startDemoProducer } from "./demo-producer.ts";
 import { LocalServerError } from "./errors.ts";
 import { emptyPartitionStats } from "./esm/mapping.ts";
-import { renderFrame, type ViewState } from "./live-view.ts";
+import { eventClock, renderFrame, type ViewState } from "./live-view.ts";
 import { startLocalPipeline } from "./local-pipeline.ts";
 import { describe, readState, type Servers, startServers, stopServers } from "./servers.ts";
 
@@ -127,7 +127,10 @@ async function main(): Promise<number> {
       totals,
       mappings,
       watermarkMs: progress.watermarkMs,
-      nowMs: demo?.eventClockMs() ?? now,
+      ...eventClock(
+        demo?.eventClockMs(),
+        progress.partitions.map((p) => p.maxEventTimeMs),
+      ),
       openEnds: progress.partitions.map((p) => ({ partition: p.partition, endsMs: p.openEndsMs })),
       latestResults: results.latest(),
       demoSent: demo?.sent(),
