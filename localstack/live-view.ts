@@ -60,7 +60,7 @@ export function renderFrame(view: ViewState): string {
     `repartition → window ${fmt(rates.windowIn)}   ${totals.window.in}  (counted ${totals.window.counted}, late ${totals.window.late}, duplicates skipped ${totals.window.duplicates})`,
     `results out      ${fmt(rates.resultsOut)}   ${totals.window.emitted + totals.flushEmitted}  (by flush ${totals.flushEmitted})${totals.failedBatches > 0 ? ` · ${totals.failedBatches} batches given up on: see <pipeline>.on-failure` : ""}`,
     "",
-    `watermark ${time(view.watermarkMs)} · event clock ${time(view.nowMs)} · trails by ${view.watermarkMs === undefined ? "—" : duration(view.nowMs - view.watermarkMs)}`,
+    `watermark ${time(view.watermarkMs)} · event clock ${time(view.eventClockMs)} (${view.eventClockSource}) · trails by ${view.watermarkMs === undefined || view.eventClockMs === undefined ? "—" : duration(view.eventClockMs - view.watermarkMs)}`,
     `open windows by end: ${view.openEnds.map((p) => `p${p.partition}[${p.endsMs.map(time).join(" ")}]`).join(" ") || "none"}`,
     "",
     "consumer lag (records)",
