@@ -15,7 +15,7 @@ function view(overrides: Partial<ViewState>): ViewState {
       window: emptyWindowCounts(),
       flushEmitted: 0,
       failedInvocations: 0,
-    } as PipelineTotals,
+    } as unknown as PipelineTotals, // the fields the clock line does not read are not the point here
     mappings: [],
     watermarkMs: undefined,
     openEnds: [],
