@@ -58,7 +58,7 @@ export function renderFrame(view: ViewState): string {
     "stage            events/s   total",
     `source → parse   ${fmt(rates.parseIn)}   ${totals.parse.in}  (valid ${totals.parse.valid}, filtered ${totals.parse.filtered}, dead-letter ${totals.parse.invalid})`,
     `repartition → window ${fmt(rates.windowIn)}   ${totals.window.in}  (counted ${totals.window.counted}, late ${totals.window.late}, duplicates skipped ${totals.window.duplicates})`,
-    `results out      ${fmt(rates.resultsOut)}   ${totals.window.emitted + totals.flushEmitted}  (by flush ${totals.flushEmitted})${totals.failedBatches > 0 ? ` · ${totals.failedBatches} batches given up on: see <pipeline>.on-failure` : ""}`,
+    `results out      ${fmt(rates.resultsOut)}   ${totals.window.emitted + totals.flushEmitted}  (by flush ${totals.flushEmitted})${totals.failedInvocations > 0 ? ` · ${totals.failedInvocations} failed invocations (retried until they succeed)` : ""}`,
     "",
     `watermark ${time(view.watermarkMs)} · event clock ${time(view.eventClockMs)} (${view.eventClockSource}) · trails by ${view.watermarkMs === undefined || view.eventClockMs === undefined ? "—" : duration(view.eventClockMs - view.watermarkMs)}`,
     `open windows by end: ${view.openEnds.map((p) => `p${p.partition}[${p.endsMs.map(time).join(" ")}]`).join(" ") || "none"}`,

@@ -5,6 +5,7 @@ import { createDocumentClient, createDynamoDbClient } from "../shared/dynamodb/c
 import { type KafkaConnection, toKafkaJsConfig } from "../shared/kafka/connection.ts";
 import { ReusableProducer } from "../shared/kafka/producer.ts";
 import { DEAD_LETTER_TOPIC_CONFIG, ensureTopics } from "../shared/kafka/topics.ts";
+import type { MskEvent } from "../shared/msk/event.ts";
 import type { Pipeline } from "../shared/pipeline/pipeline.ts";
 import { mappingStartingPosition } from "../shared/pipeline/starting-position.ts";
 import {
@@ -15,9 +16,9 @@ import {
 } from "../shared/runtime/handlers.ts";
 import { DynamoDbWindowStore } from "../shared/store/dynamodb-window-store.ts";
 import { ensureStateTable } from "../shared/store/table.ts";
+import type { WindowStore } from "../shared/store/window-store.ts";
 import type { ParseFilterCounts } from "../shared/usecases/parse-filter.ts";
 import { emptyWindowCounts, type WindowCounts } from "../shared/usecases/window-batch.ts";
-import type { FailedBatch } from "./esm/mapping.ts";
 import { EventSourceMappingRunner } from "./esm/runner.ts";
 
 export interface LocalPipelineOptions {
@@ -31,18 +32,25 @@ export interface LocalPipelineOptions {
   readonly sourcePartitions?: number;
   /** How often the flush function runs, as its schedule would. @default 5000 */
   readonly flushEveryMs?: number;
+  /** The mappings' first retry backoff and its ceiling (tests shorten them). @default 200, 30000 */
+  readonly retryBackoffMs?: number;
+  readonly maxRetryBackoffMs?: number;
+  /** The mappings' consumer-group session timeout (crash tests shorten it). @default 30000 */
+  readonly sessionTimeoutMs?: number;
+  /** Wraps the state store the functions use (fault injection in tests). */
+  readonly wrapStore?: (store: WindowStore) => WindowStore;
 }
 
 /** Running totals of every invocation, for the live view. */
-/** Locally, the mappings' on-failure destination (an SQS queue in AWS) is this topic. */
-export const onFailureTopic = (pipeline: Pipeline) => `${pipeline.name}.on-failure`;
-
 export interface PipelineTotals {
   parse: ParseFilterCounts;
   window: Omit<WindowCounts, "watermarkMs">;
   flushEmitted: number;
-  /** Batches a mapping gave up on after its retries (see {@link onFailureTopic}). */
-  failedBatches: number;
+  /**
+   * Invocations that failed. Each is retried until it succeeds: as deployed, no mapping has an
+   * on-failure destination, so AWS never skips a batch (README, "Exactly once").
+   */
+  failedInvocations: number;
 }
 
 /**
@@ -74,7 +82,6 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     { topic: pipeline.topics.repartition, numPartitions: pipeline.partitions },
     { topic: pipeline.topics.deadLetter, numPartitions: 1, configs: DEAD_LETTER_TOPIC_CONFIG },
     { topic: pipeline.topics.late, numPartitions: 1 },
-    { topic: onFailureTopic(pipeline), numPartitions: 1 },
     {
       topic: pipeline.topics.output,
       numPartitions: 1,
@@ -86,10 +93,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   // Handlers log through Powertools as in Lambda, quietly: the live view owns the terminal.
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
   const producer = new ReusableProducer(async () => options.kafka, "sparkless-local-functions");
-  const store = new DynamoDbWindowStore(
+  const dynamoDbStore = new DynamoDbWindowStore(
     createDocumentClient(options.dynamoDbEndpoint),
     options.tableName,
   );
+  const store = options.wrapStore ? options.wrapStore(dynamoDbStore) : dynamoDbStore;
   const deps: HandlerDeps = {
     pipeline,
     store,
@@ -102,14 +110,28 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     parse: { in: 0, valid: 0, filtered: 0, invalid: 0 },
     window: emptyWindowCounts(),
     flushEmitted: 0,
-    failedBatches: 0,
+    failedInvocations: 0,
   };
-  // Like Lambda's on-failure record: where the batch was, how big, why it failed. Nothing is lost.
-  const onFailure = async (failure: FailedBatch) => {
-    totals.failedBatches++;
-    await producer.send([
-      { topic: onFailureTopic(pipeline), messages: [{ value: JSON.stringify(failure) }] },
-    ]);
+  const counted =
+    <T>(handler: (event: MskEvent) => Promise<T>) =>
+    async (event: MskEvent): Promise<T> => {
+      try {
+        return await handler(event);
+      } catch (error) {
+        totals.failedInvocations++;
+        throw error;
+      }
+    };
+  // As deployed: no on-failure destination and AWS's default MaximumRetryAttempts (-1), so a
+  // failing batch is retried until it succeeds and never skipped (README, "Exactly once").
+  const mappingSettings = {
+    ...(options.retryBackoffMs === undefined ? {} : { retryBackoffMs: options.retryBackoffMs }),
+    ...(options.maxRetryBackoffMs === undefined
+      ? {}
+      : { maxRetryBackoffMs: options.maxRetryBackoffMs }),
+    ...(options.sessionTimeoutMs === undefined
+      ? {}
+      : { sessionTimeoutMs: options.sessionTimeoutMs }),
   };
   const parse = parseFilterHandler(deps);
   const window = windowHandler(deps);
@@ -126,8 +148,8 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       batchSize: pipeline.batchSize,
       maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
       startingPosition,
-      onFailure,
-      handler: async (event) => add(totals.parse, await parse(event)),
+      ...mappingSettings,
+      handler: counted(async (event) => add(totals.parse, await parse(event))),
     }),
     new EventSourceMappingRunner(options.kafka, {
       name: "window",
@@ -136,11 +158,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
       batchSize: pipeline.batchSize,
       maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
       startingPosition: "TRIM_HORIZON",
-      onFailure,
-      handler: async (event) => {
+      ...mappingSettings,
+      handler: counted(async (event) => {
         const { watermarkMs: _, ...counts } = await window(event);
         add(totals.window, counts);
-      },
+      }),
     }),
   ];
   for (const runner of runners) await runner.start();
@@ -169,7 +191,13 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
 }
 
 function add<T extends object>(into: T, counts: T): void {
-  const target = into as Record<string, number>;
-  for (const [k, v] of Object.entries(counts))
-    if (typeof v === "number") target[k] = (target[k] ?? 0) + v;
+  const target = into as Record<string, number | Record<string, number>>;
+  for (const [k, v] of Object.entries(counts)) {
+    if (typeof v === "number") target[k] = ((target[k] as number | undefined) ?? 0) + v;
+    // Breakdowns (fields coerced to null, dead letters by reason) add up key by key.
+    else if (v !== null && typeof v === "object") {
+      target[k] ??= {};
+      add(target[k] as object, v as object);
+    }
+  }
 }

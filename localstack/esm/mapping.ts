@@ -2,27 +2,45 @@ import type { MskEvent } from "../../shared/msk/event.ts";
 import type { FilterCriteria } from "./filter-criteria.ts";
 
 /**
- * Lambda's Kafka event-source mapping settings that the local runner honours.
- * https://docs.aws.amazon.com/lambda/latest/dg/with-msk-configure.html
+ * Lambda's Kafka event-source mapping settings that the local runner honours, with AWS's defaults.
+ * https://docs.aws.amazon.com/lambda/latest/dg/msk-esm-parameters.html
  */
 export interface MappingConfig {
   /** Names the mapping in stats and logs (the function it invokes). */
   readonly name: string;
   readonly topics: readonly string[];
   readonly consumerGroupId: string;
-  /** Records per invocation at most. AWS default 100, max 10,000. */
+  /** Records per invocation at most. @default 100 (AWS; max 10,000) */
   readonly batchSize?: number;
-  /** How long to gather records before invoking. AWS default for Kafka: 500 ms. */
+  /**
+   * How long to gather records before invoking, from the first record gathered.
+   * @default 500 (AWS's default for Kafka)
+   */
   readonly maximumBatchingWindowMs?: number;
   /** Where a group without committed offsets starts. @default "LATEST" */
   readonly startingPosition?: "TRIM_HORIZON" | "LATEST" | { readonly timestampMs: number };
-  /** Retries of a failing batch before it goes to `onFailure` and is skipped. @default 10 */
+  /**
+   * Retries of a failing batch (the first attempt not counted); -1 retries until it succeeds.
+   * With -1 *and* an `onFailure` destination AWS retries 10 times, then skips the batch.
+   * @default -1 (AWS)
+   */
   readonly maximumRetryAttempts?: number;
-  /** First backoff between retries; doubles each time, up to 30 s. @default 200 */
+  /** First wait before a retry; doubles each retry up to `maxRetryBackoffMs`. @default 200 */
   readonly retryBackoffMs?: number;
+  /** @default 30000 */
+  readonly maxRetryBackoffMs?: number;
+  /**
+   * How long the group waits for a runner that died without leaving (a killed process) before it
+   * hands its partitions to another. Kafka's minimum is 6000. @default 30000 (kafkajs)
+   */
+  readonly sessionTimeoutMs?: number;
   /** Lambda event filtering: records no filter matches are skipped (committed, never invoked). */
   readonly filterCriteria?: FilterCriteria;
-  /** The on-failure destination: receives what AWS's on-failure record describes. */
+  /**
+   * An on-failure destination: receives, per partition, what AWS's on-failure record describes,
+   * once the retries ran out; the batch is then committed past. The pipeline never sets one (it
+   * would let AWS skip a window batch): this exists to model, and test, what AWS would do.
+   */
   readonly onFailure?: (failure: FailedBatch) => Promise<void>;
   /** `"aws:kafka"` with an ARN (MSK) or `"SelfManagedKafka"`. @default "SelfManagedKafka" */
   readonly eventSource?: MskEvent["eventSource"];
@@ -30,7 +48,7 @@ export interface MappingConfig {
   readonly handler: (event: MskEvent) => Promise<unknown>;
 }
 
-/** A batch given up on after its retries, as Lambda's on-failure record describes it. */
+/** One partition's part of a batch given up on after its retries (AWS's on-failure record). */
 export interface FailedBatch {
   readonly mapping: string;
   readonly topic: string;
@@ -44,16 +62,21 @@ export interface FailedBatch {
 
 /** Counters per partition of a mapping, for the live view and tests. */
 export interface PartitionStats {
+  /** Records handed to the function (each once, however often its batch was retried). */
   recordsIn: number;
   /** Skipped by the filter criteria. */
   filteredOut: number;
+  /** Invocations whose payload held records of this partition. */
   invocations: number;
   errors: number;
   retries: number;
+  /** Batches skipped past after their retries ran out (only with a cap or a destination). */
   failedBatches: number;
+  /** The most attempts one batch of this partition took. */
+  maxAttempts: number;
   /** The next offset to read (last committed + 1), or undefined before the first commit. */
   committedOffset: number | undefined;
-  /** Handler invocations running now (never above 1: one batch in flight per partition). */
+  /** Handler invocations holding this partition's records now (never above 1). */
   inFlight: number;
   maxInFlight: number;
 }
@@ -67,8 +90,47 @@ export function emptyPartitionStats(): PartitionStats {
     errors: 0,
     retries: 0,
     failedBatches: 0,
+    maxAttempts: 0,
     committedOffset: undefined,
     inFlight: 0,
     maxInFlight: 0,
   };
+}
+
+/** Counters of a mapping's payloads. */
+export interface PayloadStats {
+  payloads: number;
+  /** Payloads holding records of more than one partition. */
+  mixedPayloads: number;
+  maxRecords: number;
+}
+
+/**
+ * How many retries a failing batch gets: AWS's `MaximumRetryAttempts` (-1 = until it succeeds),
+ * except that -1 with an on-failure destination means 10.
+ * https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+ * https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html
+ */
+export function retryLimit(
+  config: Pick<MappingConfig, "maximumRetryAttempts" | "onFailure">,
+): number {
+  const configured = config.maximumRetryAttempts ?? -1;
+  if (configured !== -1) return configured;
+  return config.onFailure ? AWS_RETRY_CAP_WITH_DESTINATION : Number.POSITIVE_INFINITY;
+}
+
+/** "When you configure both infinite retries and an on-failure destination, … 10 retry attempts." */
+export const AWS_RETRY_CAP_WITH_DESTINATION = 10;
+
+/**
+ * The wait before retry number `retry` (1-based). AWS does not document the Kafka mapping's
+ * backoff; this one grows exponentially, as its stream mappings' does, to a ceiling.
+ */
+export function retryBackoffMs(
+  retry: number,
+  config: Pick<MappingConfig, "retryBackoffMs" | "maxRetryBackoffMs">,
+): number {
+  const first = config.retryBackoffMs ?? 200;
+  const ceiling = config.maxRetryBackoffMs ?? 30_000;
+  return Math.min(first * 2 ** Math.min(retry - 1, 30), ceiling);
 }

@@ -3,6 +3,9 @@
 // of its own (profile `soak`), fed at a fixed rate for a fixed time. Every ~10 s a progress line;
 // at the end memory, lag and accounting figures with verdicts. The last line is the path of the
 // JSON result file. The same file is the child when SPARKLESS_SOAK_CHILD is set.
+// `npm run soak -- --sigkill <rounds>`: instead, the pipeline process killed with SIGKILL at random
+// moments while it works, <rounds> times, then left to finish; every result must be Spark's and a
+// duplicate only byte-identical (the hardening test's rounds, test/integration/hardening/).
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
@@ -15,6 +18,8 @@ import { cacheDir, stateDir } from "../../localstack/paths.ts";
 import { startServers, stopServers } from "../../localstack/servers.ts";
 import { type KafkaConnection, toKafkaJsConfig } from "../../shared/kafka/connection.ts";
 import { userSpending as pipeline } from "../../shared/pipelines/user-spending.ts";
+import { runSigkillRounds } from "../integration/hardening/sigkill-rounds.ts";
+import { reportHardening } from "../integration/report.ts";
 
 const PROFILE = "soak";
 const CHILD_ENV = "SPARKLESS_SOAK_CHILD";
@@ -31,7 +36,10 @@ interface ChildSettings {
 /** What the child prints, one JSON line every 2 s. */
 interface ChildReport {
   readonly totals: Awaited<ReturnType<typeof startLocalPipeline>>["totals"];
-  readonly mappings: Record<string, { invocations: number; errors: number; retries: number }>;
+  readonly mappings: Record<
+    string,
+    { invocations: number; errors: number; retries: number; skipped: number }
+  >;
 }
 
 const settings = process.env[CHILD_ENV];
@@ -49,11 +57,12 @@ async function runPipeline(settings: ChildSettings): Promise<void> {
   const report = () => {
     const mappings: ChildReport["mappings"] = {};
     for (const runner of local.runners) {
-      const sum = { invocations: 0, errors: 0, retries: 0 };
+      const sum = { invocations: 0, errors: 0, retries: 0, skipped: 0 };
       for (const s of Object.values(runner.snapshot())) {
         sum.invocations += s.invocations;
         sum.errors += s.errors;
         sum.retries += s.retries;
+        sum.skipped += s.failedBatches;
       }
       mappings[runner.config.name] = sum;
     }
@@ -73,13 +82,15 @@ async function main(): Promise<number> {
     options: {
       rate: { type: "string", default: "200" },
       minutes: { type: "string", default: "10" },
+      sigkill: { type: "string" },
     },
   });
+  if (values.sigkill !== undefined) return await sigkillSoak(Number(values.sigkill));
   const rate = Number(values.rate);
   const minutes = Number(values.minutes);
   if (!(rate > 0) || !(minutes > 0)) {
     console.error(
-      "Usage: npm run soak -- [--rate <events/s, default 200>] [--minutes <n, default 10>]",
+      "Usage: npm run soak -- [--rate <events/s, default 200>] [--minutes <n, default 10>] | --sigkill <rounds>",
     );
     return 2;
   }
@@ -133,7 +144,7 @@ async function main(): Promise<number> {
         lag: await lagByMapping(admin),
         rssMb: mapValues(pids, (pid) => procStatusMb(pid, "VmRSS")),
         deadLetters: report.totals.parse.invalid + report.totals.window.invalid,
-        failedBatches: report.totals.failedBatches,
+        failedBatches: skipped(report),
         errors: Object.values(report.mappings).reduce((n, m) => n + m.errors, 0),
       };
       samples.push(s);
@@ -205,7 +216,7 @@ async function main(): Promise<number> {
         window.counted + window.duplicates === sent.valid &&
         window.late === sent.late &&
         events.deadLetter === sent.malformed,
-      noErrors: last.errors === 0 && final.totals.failedBatches === 0 && sent.errors === 0,
+      noErrors: last.errors === 0 && skipped(final) === 0 && sent.errors === 0,
     };
     const summary = {
       rate,
@@ -219,7 +230,7 @@ async function main(): Promise<number> {
       emitted: window.emitted + final.totals.flushEmitted,
       errors: {
         mappings: final.mappings,
-        failedBatches: final.totals.failedBatches,
+        failedBatches: skipped(final),
         producer: sent.errors,
       },
       verdicts,
@@ -242,7 +253,7 @@ async function main(): Promise<number> {
       `windows out: ${windowsOut} records on ${pipeline.topics.output} (emitted ${summary.emitted})`,
     );
     console.log(
-      `errors: mappings ${JSON.stringify(final.mappings)}, failed batches ${final.totals.failedBatches}, producer ${sent.errors}`,
+      `errors: mappings ${JSON.stringify(final.mappings)}, skipped batches ${skipped(final)}, producer ${sent.errors}`,
     );
     console.log(
       `verdicts: ${Object.entries(verdicts)
@@ -266,6 +277,69 @@ async function main(): Promise<number> {
   }
 }
 
+/** Batches the mappings skipped past: none may be (no destination, retries until success). */
+function skipped(report: ChildReport): number {
+  return Object.values(report.mappings).reduce((n, m) => n + m.skipped, 0);
+}
+
+/** `--sigkill <rounds>`: kill rounds on servers of their own; exit code 0 iff nothing was wrong. */
+async function sigkillSoak(rounds: number): Promise<number> {
+  if (!Number.isInteger(rounds) || rounds < 1) {
+    console.error("Usage: npm run soak -- --sigkill <rounds, e.g. 100>");
+    return 2;
+  }
+  const profile = "soak-sigkill";
+  console.log(`sparkless soak: the pipeline process killed with SIGKILL ${rounds} times`);
+  try {
+    const servers = await startServers({ profile, env: {}, log: console.log });
+    const startedMs = Date.now();
+    const outcome = await runSigkillRounds({
+      rounds,
+      kafka: servers.kafka,
+      dynamoDbEndpoint: servers.dynamoDbEndpoint,
+      eventsPerRound: 300,
+      maxKillDelayMs: 3_000,
+      finishTimeoutMs: 600_000,
+      seed: 11,
+      log: console.log,
+    });
+    const wrong = [...outcome.expected].filter(([w, t]) => outcome.actual.get(w) !== t).length;
+    const extra = [...outcome.actual.keys()].filter((w) => !outcome.expected.has(w)).length;
+    const summary = {
+      rounds,
+      killedWhileWorking: outcome.killedWhileWorking,
+      eventsIn: outcome.row.eventsIn,
+      parsedByKilledProcesses: outcome.parsedByKilled,
+      windowsExpected: outcome.expected.size,
+      windowsMissingOrWrong: wrong,
+      windowsUnexpected: extra,
+      resultsOut: outcome.row.resultsOut,
+      duplicatesByteIdentical: outcome.row.duplicated,
+      firstInvocationMs: outcome.firstInvocationMs,
+      roundsMinutes: Number((outcome.roundsMs / 60_000).toFixed(1)),
+      finishSeconds: Number((outcome.finishMs / 1000).toFixed(1)),
+      totalMinutes: Number(((Date.now() - startedMs) / 60_000).toFixed(1)),
+      node: process.versions.node,
+    };
+    reportHardening(outcome.row);
+    console.log(
+      `rounds ${rounds} (killed while invoking: ${outcome.killedWhileWorking}); events ${summary.eventsIn}, ` +
+        `parsed by the killed processes ${summary.parsedByKilledProcesses}; windows expected ${summary.windowsExpected}, ` +
+        `missing or wrong ${wrong}, unexpected ${extra}; results out ${summary.resultsOut}, byte-identical duplicates ${summary.duplicatesByteIdentical}; ` +
+        `first invocation after start: median ${summary.firstInvocationMs.median} ms, max ${summary.firstInvocationMs.max} ms; ` +
+        `rounds ${summary.roundsMinutes} min, last run to the last result ${summary.finishSeconds} s`,
+    );
+    const dir = join(cacheDir, "..", "bench");
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, `soak-sigkill-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
+    writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
+    console.log(`\n${file}`);
+    return wrong === 0 && extra === 0 ? 0 : 1;
+  } finally {
+    await stopServers(profile);
+  }
+}
+
 interface Sample {
   elapsedS: number;
   sent: number;
@@ -284,7 +358,7 @@ function progressLine(s: Sample): string {
   const rss = Object.entries(s.rssMb)
     .map(([k, v]) => `${k} ${v}`)
     .join(", ");
-  return `[${String(s.elapsedS).padStart(4)} s] sent ${s.sent} · results out ${s.resultsOut} · lag ${lag} · RSS MB ${rss} · dead letters ${s.deadLetters} · failed batches ${s.failedBatches} · errors ${s.errors}`;
+  return `[${String(s.elapsedS).padStart(4)} s] sent ${s.sent} · results out ${s.resultsOut} · lag ${lag} · RSS MB ${rss} · dead letters ${s.deadLetters} · skipped batches ${s.failedBatches} · errors ${s.errors}`;
 }
 
 /**

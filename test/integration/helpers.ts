@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Kafka, type KafkaConfig } from "kafkajs";
 import { inject } from "vitest";
+import type { EventSourceMappingRunner } from "../../localstack/esm/runner.ts";
 import { createDocumentClient, createDynamoDbClient } from "../../shared/dynamodb/client.ts";
 import { type KafkaConnection, toKafkaJsConfig } from "../../shared/kafka/connection.ts";
 
@@ -34,4 +35,12 @@ export async function until(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(100);
   }
+}
+
+/** Batches the runners skipped past (only a retry cap or destination allows it; must stay 0). */
+export function skippedBatches(runners: ReadonlyArray<EventSourceMappingRunner>): number {
+  let skipped = 0;
+  for (const runner of runners)
+    for (const stats of Object.values(runner.snapshot())) skipped += stats.failedBatches;
+  return skipped;
 }

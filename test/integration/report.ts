@@ -1,3 +1,5 @@
+import { HEADERS } from "../../shared/usecases/headers.ts";
+
 /** One row of the hardening table: what was tried, what was injected, what came out. */
 export interface HardeningRow {
   readonly case: string;
@@ -27,4 +29,29 @@ export function lostWindows(
   let lost = 0;
   for (const [window, total] of expected) if (actual.get(window) !== total) lost++;
   return lost;
+}
+
+/** An output record as a test reads it (the MSK event's shape: base64 key and value). */
+interface OutputRecord {
+  readonly key?: string;
+  readonly value?: string | null;
+  readonly headers: ReadonlyArray<Readonly<Record<string, readonly number[]>>>;
+}
+
+/**
+ * The output's records by result id. A result id seen twice must carry the same key and value
+ * bytes (the only duplicate the protocol allows): throws naming the id if not.
+ */
+export function resultsById<R extends OutputRecord>(records: readonly R[]): Map<string, R> {
+  const byId = new Map<string, R>();
+  for (const record of records) {
+    const header = record.headers.find((h) => HEADERS.resultId in h)?.[HEADERS.resultId] ?? [];
+    const id = Buffer.from(header).toString();
+    const earlier = byId.get(id);
+    if (earlier && (earlier.key !== record.key || earlier.value !== record.value)) {
+      throw new Error(`result ${id} was emitted twice with different bytes`);
+    }
+    byId.set(id, record);
+  }
+  return byId;
 }

@@ -1,19 +1,31 @@
 // A local pipeline in a process of its own, for crash tests: the test kills it with SIGKILL at
-// random moments and starts it again. Its settings come from SPARKLESS_TEST_PIPELINE (JSON).
+// random moments and starts it again. Its settings come from SPARKLESS_TEST_PIPELINE (JSON). It
+// prints `running` once started, then a JSON line of its totals every 100 ms (what it processed
+// so far: the test kills it while it works).
 import { startLocalPipeline } from "../../../localstack/local-pipeline.ts";
 import type { KafkaConnection } from "../../../shared/kafka/connection.ts";
 import { tracePipeline } from "./trace-pipeline.ts";
 
-interface Settings {
-  name: string;
-  kafka: KafkaConnection;
-  dynamoDbEndpoint: string | undefined;
-  tableName: string;
+/** What the crash test hands the process. */
+export interface PipelineProcessSettings {
+  readonly name: string;
+  readonly kafka: KafkaConnection;
+  readonly dynamoDbEndpoint: string | undefined;
+  readonly tableName: string;
+  /** The mappings' group session timeout: how soon a killed process's partitions move on. */
+  readonly sessionTimeoutMs?: number;
 }
 
-const settings = JSON.parse(process.env.SPARKLESS_TEST_PIPELINE ?? "{}") as Settings;
+/** One line of the process's output after `running`. */
+export interface PipelineProcessReport {
+  readonly parseIn: number;
+  readonly windowIn: number;
+  readonly invocations: number;
+}
+
+const settings = JSON.parse(process.env.SPARKLESS_TEST_PIPELINE ?? "{}") as PipelineProcessSettings;
 const pipeline = tracePipeline(settings.name);
-await startLocalPipeline({
+const local = await startLocalPipeline({
   pipeline,
   kafka: settings.kafka,
   dynamoDbEndpoint: settings.dynamoDbEndpoint,
@@ -21,6 +33,17 @@ await startLocalPipeline({
   fromEarliest: true,
   sourcePartitions: 1,
   flushEveryMs: 500,
+  ...(settings.sessionTimeoutMs ? { sessionTimeoutMs: settings.sessionTimeoutMs } : {}),
 });
 console.log("running");
-setInterval(() => {}, 1 << 30);
+setInterval(() => {
+  let invocations = 0;
+  for (const runner of local.runners)
+    for (const stats of Object.values(runner.snapshot())) invocations += stats.invocations;
+  const report: PipelineProcessReport = {
+    parseIn: local.totals.parse.in,
+    windowIn: local.totals.window.in,
+    invocations,
+  };
+  console.log(JSON.stringify(report));
+}, 100);
