@@ -1,141 +1,266 @@
-import type { Row } from "../pipeline/definition.ts";
+import type { FieldType, Row } from "../pipeline/definition.ts";
 import type { Field } from "../pipeline/pipeline.ts";
-import { epochSecondsToMs, parseIsoTimestampMs } from "./timestamps.ts";
+import { decodeUtf8LikeJava } from "./java-utf8.ts";
+import {
+  canonicalInteger,
+  floatValue,
+  JsonScanner,
+  JsonSyntaxError,
+  TOKEN,
+  type Token,
+} from "./json-scanner.ts";
+import { javaDouble } from "./spark-json.ts";
+import { epochSecondsToMs, sparkTimestampMs } from "./timestamps.ts";
 
-/** A record's value parsed against the schema, or why it cannot be. */
-export type ParseOutcome =
-  | { readonly ok: true; readonly row: Row }
-  | { readonly ok: false; readonly reason: string };
-
-const LONG_LIMIT = 2 ** 53; // beyond it a JSON number has lost digits in JavaScript
-const INT_MIN = -(2 ** 31);
-const INT_MAX = 2 ** 31 - 1;
+/** A field Spark's `from_json` sets to null because its JSON token does not fit the type. */
+export interface Coercion {
+  readonly field: string;
+  /** What was there, e.g. `string for double` (never the value itself). */
+  readonly reason: string;
+}
 
 /**
- * Compiles the schema once into a parser for record values: UTF-8 decode (invalid bytes are an
- * error, not U+FFFD), JSON parse, then a validator generated for this schema — straight-line code
- * with one inline check per field building a row of fixed shape — so the hot path never walks the
- * definition and V8 sees one monomorphic function.
+ * A record's value read as Spark's `from_json(value, schema)` (PERMISSIVE) reads it: the row,
+ * with the fields it coerced to null; or, when Spark's row is all null (malformed JSON, not an
+ * object, no field of the schema, every field null), why.
+ */
+export type ParseOutcome =
+  | { readonly ok: true; readonly row: Row; readonly coerced: readonly Coercion[] }
+  | { readonly ok: false; readonly reason: string };
+
+export interface RecordParserOptions {
+  /** The clock for timestamps written as a time alone (Spark gives them today's date). */
+  readonly nowMs?: () => number;
+}
+
+const NONE: readonly Coercion[] = Object.freeze([]);
+
+/** A conversion Spark refuses: the field keeps its earlier value (or null). */
+class Refused {
+  constructor(readonly reason: string) {}
+}
+
+type Value = string | number | boolean | null;
+
+/**
+ * Compiles a schema into a parser of record values that gives, field for field, the row Spark
+ * 3.5's `from_json` gives with default options and session time zone UTC (checked against
+ * PySpark by test/spark):
+ *
+ * - the bytes are decoded as Java does (malformed UTF-8 becomes U+FFFD; a BOM is not skipped);
+ * - the first JSON value is read with Jackson's grammar and Spark's default extensions (single
+ *   quotes, NaN/Infinity); anything after it is ignored; a syntax error anywhere in it, or a value
+ *   that is not an object, makes the whole row null;
+ * - a field whose token does not fit its type is null, the rest of the row is kept; with
+ *   duplicate keys the last one that converts wins;
+ * - STRING keeps any token (a number or object as its JSON text); DOUBLE takes numbers and the
+ *   strings NaN, Infinity, +Infinity, +INF, -Infinity, -INF; LONG and INT integers in range;
+ *   BOOLEAN true/false; TIMESTAMP strings by Spark's cast rules and integers as epoch seconds.
+ *
+ * One deviation: a LONG beyond ±(2^53 − 1), which a JavaScript number cannot hold exactly, is
+ * refused (null, counted as coerced) where Spark keeps it.
  */
 export function compileRecordParser(
   fields: readonly Field[],
+  options: RecordParserOptions = {},
 ): (value: Uint8Array | null) => ParseOutcome {
-  const decoder = new TextDecoder("utf-8", { fatal: true });
-  const validate = generateValidator(fields);
+  const nowMs = options.nowMs ?? Date.now;
+  const index = new Map(fields.map((f, i) => [f.name, i]));
+  const types = fields.map((f) => f.type);
+  const scanner = new JsonScanner();
+  const values: Array<Value | undefined> = new Array(fields.length);
+  const refused: Array<string | undefined> = new Array(fields.length);
+
+  const convert = (type: FieldType, token: Token): Value | Refused => {
+    if (token === TOKEN.null) return null;
+    switch (type) {
+      case "string":
+        return toStringField(scanner, token);
+      case "double":
+        return toDouble(scanner, token);
+      case "long":
+        return toLong(scanner, token);
+      case "int":
+        return toInt(scanner, token);
+      case "boolean":
+        return token === TOKEN.true
+          ? true
+          : token === TOKEN.false
+            ? false
+            : refuse(scanner, token, type);
+      case "timestamp":
+        return toTimestamp(scanner, token, nowMs);
+    }
+  };
+
   return (value) => {
-    if (value === null || value.length === 0)
-      return { ok: false, reason: "empty value (null or zero bytes)" };
-    let text: string;
+    if (value === null) return { ok: false, reason: "null value (a tombstone)" };
+    if (value.length === 0) return { ok: false, reason: "empty value (zero bytes)" };
+    scanner.reset(decodeUtf8LikeJava(value));
+    values.fill(undefined);
+    refused.fill(undefined);
     try {
-      text = decoder.decode(value);
-    } catch {
-      return { ok: false, reason: "value is not valid UTF-8" };
-    }
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text);
+      const notObject = rootProblem(scanner);
+      if (notObject !== undefined) return { ok: false, reason: notObject };
+      for (let name = scanner.fieldName(true); name !== undefined; ) {
+        const i = index.get(name);
+        const token = scanner.token();
+        if (i === undefined) scanner.skip(token);
+        else {
+          const result = convert(types[i] as FieldType, token);
+          if (result instanceof Refused) {
+            // Spark leaves the field as it was: an earlier duplicate's value survives.
+            if (values[i] === undefined) refused[i] = result.reason;
+          } else {
+            values[i] = result;
+            refused[i] = undefined;
+          }
+        }
+        name = scanner.fieldName(false);
+      }
     } catch (error) {
-      return { ok: false, reason: `malformed JSON: ${(error as Error).message}` };
+      if (error instanceof JsonSyntaxError)
+        return { ok: false, reason: `malformed JSON: ${error.message}` };
+      throw error;
     }
-    if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed)) {
-      return { ok: false, reason: `value is not a JSON object (got ${describe(parsed)})` };
-    }
-    return validate(parsed as Record<string, unknown>);
+    return assemble(fields, values, refused);
   };
 }
 
-type Validator = (input: Record<string, unknown>) => ParseOutcome;
+/** Why the value is not an object (after reading its first token), or undefined at `{`. */
+function rootProblem(scanner: JsonScanner): string | undefined {
+  const first = scanner.peek();
+  if (first === -1) return "value is only whitespace";
+  if (first === 0xfeff) return "value starts with a byte-order mark (Spark does not skip it)";
+  const token = scanner.token();
+  if (token === TOKEN.object) return undefined;
+  return `value is not a JSON object (got ${KIND[token]})`;
+}
 
-// Per type: a JavaScript condition on `v` that accepts the value, and the problem when it does not.
-const ACCEPT: Record<Field["type"], string> = {
-  string: 'typeof v === "string"',
-  boolean: 'typeof v === "boolean"',
-  double: 'typeof v === "number" && Number.isFinite(v)',
-  long: `Number.isInteger(v) && Math.abs(v) < ${LONG_LIMIT}`,
-  int: `Number.isInteger(v) && v >= ${INT_MIN} && v <= ${INT_MAX}`,
-  timestamp: "false", // handled apart: it converts
+const KIND: Readonly<Record<Token, string>> = {
+  [TOKEN.string]: "a string",
+  [TOKEN.int]: "an integer",
+  [TOKEN.float]: "a decimal number",
+  [TOKEN.true]: "a boolean",
+  [TOKEN.false]: "a boolean",
+  [TOKEN.null]: "null",
+  [TOKEN.object]: "an object",
+  [TOKEN.array]: "an array",
 };
 
-function generateValidator(fields: readonly Field[]): Validator {
-  const lines: string[] = ["let v, t;"];
-  for (const [i, field] of fields.entries()) {
-    const name = JSON.stringify(field.name);
-    lines.push(`v = input[${name}];`);
-    lines.push(
-      `if (v === undefined || v === null) { ${field.nullable ? `f${i} = null;` : `return reject(${i}, "required (not nullable) but missing or null");`} }`,
-    );
-    if (field.type === "timestamp") {
-      lines.push(
-        `else { t = timestamp(v); if (typeof t !== "number") return reject(${i}, t); f${i} = t; }`,
-      );
-    } else {
-      lines.push(
-        `else if (${ACCEPT[field.type]}) f${i} = v; else return reject(${i}, problem(${JSON.stringify(field.type)}, v));`,
-      );
+function assemble(
+  fields: readonly Field[],
+  values: ReadonlyArray<Value | undefined>,
+  refused: ReadonlyArray<string | undefined>,
+): ParseOutcome {
+  const row: Row = {};
+  let coerced: Coercion[] | undefined;
+  let present = false;
+  let seen = false;
+  for (let i = 0; i < fields.length; i++) {
+    const name = (fields[i] as Field).name;
+    const v = values[i];
+    row[name] = v ?? null;
+    if (v !== undefined) seen = true;
+    if (v !== undefined && v !== null) present = true;
+    const reason = refused[i];
+    if (reason !== undefined) {
+      seen = true;
+      coerced ??= [];
+      coerced.push({ field: name, reason });
     }
   }
-  const shape = fields.map((f, i) => `${JSON.stringify(f.name)}: f${i}`).join(", ");
-  const body = [
-    fields.map((_, i) => `let f${i};`).join(" "),
-    ...lines,
-    `return { ok: true, row: { ${shape} } };`,
-  ].join("\n");
-  const names = fields.map((f) => f.name);
-  const reject = (i: number, problem: string): ParseOutcome => ({
-    ok: false,
-    reason: `field '${names[i]}': ${problem}`,
-  });
-  const factory = new Function(
-    "reject",
-    "timestamp",
-    "problem",
-    `return function validate(input) {\n${body}\n};`,
-  ) as (
-    rejectFn: typeof reject,
-    timestamp: typeof timestampProblem,
-    problem: typeof typeProblem,
-  ) => Validator;
-  return factory(reject, timestampProblem, typeProblem);
+  if (!present) {
+    const why = coerced ? `: ${coerced.map((c) => `${c.field} (${c.reason})`).join(", ")}` : "";
+    return {
+      ok: false,
+      reason: seen
+        ? `every schema field is null${why}`
+        : "no schema field in the object (Spark reads an all-null row)",
+    };
+  }
+  return { ok: true, row, coerced: coerced ?? NONE };
 }
 
-/** A timestamp field's value in epoch ms, or the problem with it. */
-function timestampProblem(v: unknown): number | string {
-  if (typeof v === "string") {
-    const ms = parseIsoTimestampMs(v);
-    return typeof ms === "number" ? ms : `timestamp ${ms}`;
-  }
-  if (typeof v === "number") {
-    const ms = epochSecondsToMs(v);
-    return typeof ms === "number" ? ms : `timestamp ${ms}`;
-  }
-  return `expected a timestamp (ISO-8601 string or epoch seconds), got ${describe(v)}`;
+/** The kind of token a field refused, for reasons: never the value itself. */
+function tokenKind(scanner: JsonScanner, token: Token): string {
+  if (token === TOKEN.string) return scanner.value.length === 0 ? "empty string" : "string";
+  if (token === TOKEN.float && !/[0-9]/.test(scanner.value)) return scanner.value;
+  return KIND[token].replace(/^an? /, "");
 }
 
-/** Why a value does not fit a (non-timestamp) type. */
-function typeProblem(type: Field["type"], v: unknown): string {
-  switch (type) {
-    case "double":
-      return typeof v === "number"
-        ? "number out of double range"
-        : `expected a double, got ${describe(v)}`;
-    case "long":
-      return typeof v === "number" && Number.isInteger(v)
-        ? "integer beyond ±2^53 cannot be read exactly"
-        : `expected a long (integer), got ${describe(v)}`;
-    case "int":
-      return typeof v === "number" && Number.isInteger(v)
-        ? "integer out of int range (32 bits)"
-        : `expected an int, got ${describe(v)}`;
-    default:
-      return `expected a ${type}, got ${describe(v)}`;
-  }
+function refuse(scanner: JsonScanner, token: Token, type: FieldType): Refused {
+  const kind = tokenKind(scanner, token);
+  if (token === TOKEN.object || token === TOKEN.array) scanner.skip(token);
+  return new Refused(`${kind} for ${type}`);
 }
 
-/** Names a JSON value's kind without echoing it: record values never go into reasons or logs. */
-function describe(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "an array";
-  if (typeof value === "object") return "an object";
-  if (typeof value === "number") return Number.isInteger(value) ? "an integer" : "a number";
-  return `a ${typeof value}`;
+const SURROGATE = /[\ud800-\udfff]/;
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+
+function toStringField(scanner: JsonScanner, token: Token): string {
+  if (token === TOKEN.string) {
+    const s = scanner.value;
+    // Spark stores UTF-8: a lone surrogate (from a \ud800 escape) becomes '?'.
+    return SURROGATE.test(s) ? s.replace(LONE_SURROGATE, "?") : s;
+  }
+  if (token === TOKEN.int) return canonicalInteger(scanner.value);
+  if (token === TOKEN.float) return javaDouble(floatValue(scanner.value));
+  return scanner.copy(token);
+}
+
+const DOUBLE_WORDS: Readonly<Record<string, number>> = {
+  NaN: Number.NaN,
+  Infinity: Number.POSITIVE_INFINITY,
+  "+Infinity": Number.POSITIVE_INFINITY,
+  "+INF": Number.POSITIVE_INFINITY,
+  "-Infinity": Number.NEGATIVE_INFINITY,
+  "-INF": Number.NEGATIVE_INFINITY,
+};
+
+function toDouble(scanner: JsonScanner, token: Token): number | Refused {
+  if (token === TOKEN.float) return floatValue(scanner.value);
+  if (token === TOKEN.int) {
+    const n = Number(scanner.value);
+    return n === 0 ? 0 : n; // an integer -0 is the long 0, then 0.0
+  }
+  if (token === TOKEN.string) {
+    const word = DOUBLE_WORDS[scanner.value];
+    if (word !== undefined) return word;
+  }
+  return refuse(scanner, token, "double");
+}
+
+const LONG_MIN = -(2n ** 63n);
+const LONG_MAX = 2n ** 63n - 1n;
+
+function toLong(scanner: JsonScanner, token: Token): number | Refused {
+  if (token !== TOKEN.int) return refuse(scanner, token, "long");
+  const n = Number(scanner.value);
+  if (Number.isSafeInteger(n)) return n === 0 ? 0 : n;
+  const big = BigInt(scanner.value);
+  return new Refused(
+    big < LONG_MIN || big > LONG_MAX
+      ? "integer out of long range for long"
+      : "integer beyond ±2^53 for long (not exact in JavaScript)",
+  );
+}
+
+function toInt(scanner: JsonScanner, token: Token): number | Refused {
+  if (token !== TOKEN.int) return refuse(scanner, token, "int");
+  const n = Number(scanner.value);
+  if (n >= -2_147_483_648 && n <= 2_147_483_647) return n === 0 ? 0 : n;
+  return new Refused("integer out of int range for int");
+}
+
+function toTimestamp(scanner: JsonScanner, token: Token, nowMs: () => number): number | Refused {
+  if (token === TOKEN.string && scanner.value.length > 0) {
+    const ms = sparkTimestampMs(scanner.value, nowMs());
+    return ms ?? new Refused("string not a timestamp for timestamp");
+  }
+  if (token === TOKEN.int) {
+    const ms = epochSecondsToMs(scanner.value);
+    return ms ?? new Refused("integer out of long range for timestamp");
+  }
+  return refuse(scanner, token, "timestamp");
 }

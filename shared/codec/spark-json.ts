@@ -1,39 +1,62 @@
-import type { WindowResult } from "../pipeline/definition.ts";
+import type { FieldType, WindowResult } from "../pipeline/definition.ts";
 
 /** Encodes a window result as the output record's value. */
 export type SparkJsonEncoder = (result: WindowResult) => string;
 
-/** An output column and whether Spark types it as a double (else a long: counts, integer sums). */
+/** An output column and how Spark types it. */
 export interface OutputColumn {
   readonly name: string;
+  /** A double (sum/min/max of doubles, avg), else a long (counts, sums of integers). */
   readonly double: boolean;
+  /**
+   * Spark's `sum` and `avg` add onto 0.0 (`coalesce(sum, 0) + x`), so they never end at −0.0
+   * even when every input is −0.0 (measured); `min`/`max` keep it.
+   */
+  readonly neverNegativeZero?: boolean;
 }
 
 /**
  * The JSON Spark's `to_json(struct(window, <group key>, <aggregates>))` writes with session time
- * zone UTC, byte for byte: timestamps as `yyyy-MM-dd'T'HH:mm:ss.SSSZ`, doubles as Java prints
- * them (`12.0`, `1.0E7`), longs as integers, null aggregates kept as `null`.
+ * zone UTC, byte for byte: timestamps as `yyyy-MM-dd'T'HH:mm:ss.SSSXXX`, doubles as Java prints
+ * them (`12.0`, `1.0E7`, `"NaN"`, `"-Infinity"`), longs as integers, null fields left out
+ * (`ignoreNullFields` defaults to true), the group key as its schema type writes it.
  */
 export function sparkJsonEncoder(
   groupKey: string,
   columns: readonly OutputColumn[],
+  groupKeyType?: FieldType,
 ): SparkJsonEncoder {
-  const keyName = JSON.stringify(groupKey);
-  const names = columns.map((c) => JSON.stringify(c.name));
+  const keyName = jsonText(groupKey, false);
+  const names = columns.map((c) => jsonText(c.name, false));
+  const key = keyWriter(groupKeyType);
   return (result) => {
-    let json = `{"window":{"start":"${isoMs(result.windowStartMs)}","end":"${isoMs(result.windowEndMs)}"},${keyName}:${JSON.stringify(result.groupKey)}`;
+    let json = `{"window":{"start":"${isoMs(result.windowStartMs)}","end":"${isoMs(result.windowEndMs)}"},${keyName}:${key(result.groupKey)}`;
     for (const [i, column] of columns.entries()) {
       const value = result.values[column.name];
-      const text =
-        value === null || value === undefined
-          ? "null"
-          : column.double
-            ? javaDouble(value)
-            : String(value);
+      if (value === null || value === undefined) continue;
+      const text = !column.double
+        ? String(value)
+        : javaDouble(column.neverNegativeZero && value === 0 ? 0 : value);
       json += `,${names[i]}:${text}`;
     }
     return `${json}}`;
   };
+}
+
+/** How the group key's text (`String(value)` of the row's value) is written, by its type. */
+function keyWriter(type: FieldType | undefined): (key: string) => string {
+  switch (type) {
+    case "long":
+    case "int":
+    case "boolean":
+      return (key) => key;
+    case "double":
+      return (key) => javaDouble(Number(key));
+    case "timestamp":
+      return (key) => `"${isoMs(Number(key))}"`;
+    default:
+      return (key) => jsonText(key, false);
+  }
 }
 
 /** Epoch ms as Spark prints a UTC timestamp in JSON. */
@@ -41,9 +64,45 @@ export function isoMs(epochMs: number): string {
   return new Date(epochMs).toISOString();
 }
 
+const HEX = "0123456789ABCDEF";
+const SHORT_ESCAPES: Readonly<Record<number, string>> = {
+  8: "\\b",
+  9: "\\t",
+  10: "\\n",
+  12: "\\f",
+  13: "\\r",
+  34: '\\"',
+  92: "\\\\",
+};
+const unicodeEscape = (c: number) =>
+  `\\u${HEX[(c >> 12) & 15]}${HEX[(c >> 8) & 15]}${HEX[(c >> 4) & 15]}${HEX[c & 15]}`;
+
 /**
- * A double as Java's `Double.toString` (which Spark's JSON writer uses) prints it: plain notation
- * with at least one decimal for 1e-3 <= |x| < 1e7, else `d.dddE±n`.
+ * A string as Jackson 2.15 writes it: `"` and `\` escaped, control characters as `\n`-style or
+ * upper-case `\u001F`, everything else as is (`/`, U+2028, non-ASCII). Its UTF-8 generator (which
+ * Spark uses to keep a nested value's JSON text) also writes surrogates as `\uD83D\uDE00`;
+ * `to_json`'s writer-based one keeps them.
+ */
+export function jsonText(value: string, escapeSurrogates: boolean): string {
+  let out = '"';
+  let start = 0;
+  for (let i = 0; i < value.length; i++) {
+    const c = value.charCodeAt(i);
+    if (c >= 32 && c !== 34 && c !== 92 && (c < 0xd800 || c > 0xdfff || !escapeSurrogates))
+      continue;
+    out += value.slice(start, i) + (SHORT_ESCAPES[c] ?? unicodeEscape(c));
+    start = i + 1;
+  }
+  return `${out + value.slice(start)}"`;
+}
+
+/**
+ * A double as Java 17's `Double.toString` (which Spark's JSON writer uses) prints it: plain
+ * notation with at least one decimal for 1e-3 <= |x| < 1e7, else `d.dddE±n`; NaN and infinities
+ * quoted, as Spark writes them. Java 17 does not always print the shortest digits: whole numbers
+ * from 2^53 to 2^63 keep their exact digits but a few rounded ones (3.8258099118168589E17) —
+ * reproduced here; above 2^63 and for subnormals Java sometimes prints one more digit than
+ * JavaScript (2.0E23 as 1.9999999999999998E23), which this does not reproduce.
  */
 export function javaDouble(value: number): string {
   if (Number.isNaN(value)) return '"NaN"';
@@ -54,6 +113,30 @@ export function javaDouble(value: number): string {
     const plain = String(value);
     return plain.includes(".") ? plain : `${plain}.0`;
   }
+  if (magnitude >= 2 ** 53 && magnitude < 2 ** 63) return longRangeDouble(value);
   const [mantissa = "", exponent = "0"] = value.toExponential().split("e");
   return `${mantissa.includes(".") ? mantissa : `${mantissa}.0`}E${Number(exponent)}`;
+}
+
+/**
+ * Java 17 prints a whole double below 2^63 from its exact integer value, dropping the digits
+ * one unit in the last place cannot reach (floor(log10(2^(exponent − 54))) of them) and rounding
+ * half up — its `FloatingDecimal` "easy case".
+ */
+function longRangeDouble(value: number): string {
+  let digits = BigInt(Math.abs(value));
+  const binaryExponent = digits.toString(2).length - 1;
+  const p2 = binaryExponent - 54;
+  const dropped = p2 > 1 ? Math.floor(p2 * Math.LOG10E * Math.LN2 + 1e-9) : 0;
+  if (dropped > 0) {
+    const pow10 = 10n ** BigInt(dropped);
+    const residue = digits % pow10;
+    digits /= pow10;
+    if (residue >= pow10 / 2n) digits++;
+  }
+  const text = digits.toString();
+  const significant = text.replace(/0+$/, "");
+  const exponent = text.length + dropped - 1;
+  const sign = value < 0 ? "-" : "";
+  return `${sign}${significant[0]}.${significant.slice(1) || "0"}E${exponent}`;
 }

@@ -98,6 +98,12 @@ export interface PipelineDefinition {
   readonly late?: "drop" | "topic";
   /** Beyond Spark: close due windows after this much wall-clock time without events. @default off */
   readonly idleClose?: Duration;
+  /**
+   * Beyond Spark: send a record to the dead-letter topic when any of its fields had to be set to
+   * null (a token that does not fit the field's type), instead of keeping the row with the field
+   * null as Spark's `from_json` does. @default false
+   */
+  readonly strict?: boolean;
   readonly output: {
     readonly topic: string;
     /** @default the group key */

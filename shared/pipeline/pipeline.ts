@@ -59,6 +59,8 @@ export interface Pipeline {
   readonly emit: "final" | "update";
   readonly late: "drop" | "topic";
   readonly idleCloseMs: number | undefined;
+  /** Dead-letter records with a field coerced to null (beyond Spark, which keeps the row). */
+  readonly strict: boolean;
   readonly partitions: number;
   readonly stateBuckets: number;
   readonly outputKey: (result: WindowResult) => string;
@@ -79,6 +81,7 @@ const KNOWN_FIELDS = new Set<string>([
   "emit",
   "late",
   "idleClose",
+  "strict",
   "output",
   "partitions",
   "stateBuckets",
@@ -246,9 +249,16 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
   const { filter, declarativeFilter } = compileFilter(definition.filter, (column) => {
     if (!known(column)) fail("filter", `'${column}' is not a schema field`);
   });
+  const strict = definition.strict ?? false;
+  if (typeof strict !== "boolean") fail("strict", `'${String(strict)}' must be true or false`);
   const encoder: SparkJsonEncoder = sparkJsonEncoder(
     definition.groupKey,
-    aggregations.map((a) => ({ name: a.as, double: resultIsDouble(a, fieldType) })),
+    aggregations.map((a) => ({
+      name: a.as,
+      double: resultIsDouble(a, fieldType),
+      neverNegativeZero: a.fn === "sum" || a.fn === "avg",
+    })),
+    fieldType.get(definition.groupKey),
   );
   return {
     name,
@@ -278,6 +288,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     emit,
     late,
     idleCloseMs,
+    strict,
     partitions,
     stateBuckets,
     outputKey: output.key ?? ((result) => result.groupKey),

@@ -12,7 +12,7 @@ import {
   type WindowCounts,
   type WindowStep,
 } from "../usecases/window-batch.ts";
-import { addCounts } from "./observability.ts";
+import { addCounts, addCountsBy } from "./observability.ts";
 
 /** What the handlers need; built once per container by `environment.ts`, or by a test. */
 export interface HandlerDeps {
@@ -48,6 +48,8 @@ export function parseFilterHandler(
       filtered: counts.filtered,
       invalid: counts.invalid,
     });
+    addCountsBy(deps.metrics, "coercedToNull", "fieldAndReason", counts.coerced);
+    addCountsBy(deps.metrics, "deadLetters", "reason", counts.deadLetters);
     if (counts.invalid > 0)
       deps.logger.warn("records sent to the dead-letter topic", {
         ...counts,

@@ -30,3 +30,22 @@ export function addCounts(
     if (value !== undefined) metrics.addMetric(name, MetricUnit.Count, value);
   }
 }
+
+/**
+ * Adds a Count metric per entry of a breakdown (e.g. fields coerced to null by field and reason),
+ * each with the entry as a dimension, plus the total under `name` with the default dimensions.
+ */
+export function addCountsBy(
+  metrics: Metrics,
+  name: string,
+  dimension: string,
+  counts: Readonly<Record<string, number>> | undefined,
+): void {
+  if (counts === undefined) return;
+  let total = 0;
+  for (const [value, count] of Object.entries(counts)) {
+    total += count;
+    metrics.singleMetric().addDimension(dimension, value).addMetric(name, MetricUnit.Count, count);
+  }
+  metrics.addMetric(name, MetricUnit.Count, total);
+}

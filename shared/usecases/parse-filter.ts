@@ -1,5 +1,5 @@
 import type { Message } from "kafkajs";
-import { compileRecordParser } from "../codec/parse-record.ts";
+import { type Coercion, compileRecordParser } from "../codec/parse-record.ts";
 import { encodeRepartitioned } from "../codec/repartition.ts";
 import type { KafkaRecord } from "../msk/event.ts";
 import type { RecordMeta, Row } from "../pipeline/definition.ts";
@@ -19,6 +19,13 @@ export interface ParseFilterCounts {
   valid: number;
   filtered: number;
   invalid: number;
+  /**
+   * Fields Spark's `from_json` set to null, by `<field> (<token> for <type>)`, e.g.
+   * `amount (string for double)`; absent when none. Kept rows and dead letters both count.
+   */
+  coerced?: Record<string, number>;
+  /** Dead letters by kind of reason (`malformed JSON`, `event time null`, …); absent when none. */
+  deadLetters?: Record<string, number>;
 }
 
 /** The messages a parse/filter batch produces, by destination. */
@@ -28,19 +35,32 @@ export interface ParseFilterOutput {
   readonly counts: ParseFilterCounts;
 }
 
+/** Options of the parse/filter step that are not part of the pipeline. */
+export interface ParseFilterOptions {
+  /** The clock for timestamps written as a time alone (Spark dates them today). */
+  readonly nowMs?: () => number;
+}
+
 /**
  * Builds the parse/filter step of a pipeline: raw source records → valid events keyed by group
  * key for the repartition topic, and rejected records (original bytes, reason, source coordinates)
- * for the dead-letter topic. Pure: the caller produces the messages. Nothing is dropped without
- * being counted: records the filter removes, or whose event time is null (Spark never puts those
- * in a window), are `filtered`.
+ * for the dead-letter topic. Pure: the caller produces the messages.
+ *
+ * Parsing is Spark's `from_json` (PERMISSIVE): a field that does not fit its type is null and the
+ * row is kept (counted in `coerced`). Beyond Spark, nothing vanishes silently: a record Spark
+ * turns into an all-null row, or whose group key or event time is null (Spark drops it from
+ * every window without a trace), goes to the dead-letter topic with the reason; and with the
+ * pipeline's `strict` option, so does any record with a coerced field. Records the user's filter
+ * removes are `filtered`.
  */
 export function parseFilterStep(
   pipeline: Pipeline,
+  options: ParseFilterOptions = {},
 ): (records: readonly KafkaRecord[]) => ParseFilterOutput {
-  const parse = compileRecordParser(pipeline.fields);
+  const parse = compileRecordParser(pipeline.fields, options);
   // Only what the aggregations read travels on, like the columns Spark's shuffle carries.
-  const { filter, transform, groupKey, eventTime, carriedColumns: carried } = pipeline;
+  const { filter, transform, groupKey, eventTime, carriedColumns: carried, strict } = pipeline;
+  const required = pipeline.fields.filter((f) => !f.nullable).map((f) => f.name);
 
   return (records) => {
     const repartition: Message[] = [];
@@ -49,18 +69,53 @@ export function parseFilterStep(
     // Records come partition by partition: each run of them shares its source name.
     let source = "";
     let sourceOf: KafkaRecord | undefined;
-    const reject = (record: KafkaRecord, reason: string) => {
+    const reject = (record: KafkaRecord, kind: string, reason: string) => {
       counts.invalid++;
+      counts.deadLetters ??= {};
+      bump(counts.deadLetters, kind);
       deadLetter.push(deadLetterMessage(record, reason));
     };
 
     for (const record of records) {
       const parsed = parse(record.value);
       if (!parsed.ok) {
-        reject(record, parsed.reason);
+        reject(record, reasonKind(parsed.reason), parsed.reason);
+        continue;
+      }
+      const { coerced } = parsed;
+      let coercedKey: Coercion | undefined;
+      for (const c of coerced) {
+        counts.coerced ??= {};
+        bump(counts.coerced, `${c.field} (${c.reason})`);
+        if (c.field === groupKey || c.field === eventTime) coercedKey ??= c;
+      }
+      if (coercedKey) {
+        const which = coercedKey.field === eventTime ? "event time" : "group key";
+        reject(
+          record,
+          `${which} coerced to null`,
+          `${which} '${coercedKey.field}' coerced to null (${coercedKey.reason}): Spark would drop the row from every window`,
+        );
+        continue;
+      }
+      if (strict && coerced.length > 0) {
+        reject(
+          record,
+          "strict: coerced to null",
+          `strict: ${coerced.map((c) => `field '${c.field}' coerced to null (${c.reason})`).join(", ")}`,
+        );
         continue;
       }
       let row: Row = parsed.row;
+      const missing = required.find((name) => row[name] === null);
+      if (missing !== undefined) {
+        reject(
+          record,
+          "required field null",
+          `field '${missing}': required (not nullable) but missing or null`,
+        );
+        continue;
+      }
       const meta: RecordMeta = record;
       try {
         if (filter && !filter(row, meta)) {
@@ -71,6 +126,7 @@ export function parseFilterStep(
       } catch (error) {
         reject(
           record,
+          "filter/transform threw",
           `${filter && !transform ? "filter" : "filter/transform"} threw: ${(error as Error).message}`,
         );
         continue;
@@ -78,16 +134,36 @@ export function parseFilterStep(
       const key = row[groupKey];
       const eventTimeMs = row[eventTime];
       if (eventTimeMs === null || eventTimeMs === undefined) {
-        counts.filtered++;
+        reject(
+          record,
+          "event time null",
+          `event time '${eventTime}' is missing or null: Spark would drop the row from every window`,
+        );
+        continue;
+      }
+      if (
+        typeof eventTimeMs !== "number" ||
+        eventTimeMs < YEAR_1_MS ||
+        eventTimeMs >= YEAR_10000_MS
+      ) {
+        reject(
+          record,
+          "event time out of range",
+          `event time '${eventTime}' is outside years 1 to 9999`,
+        );
         continue;
       }
       if (key === null || key === undefined) {
-        reject(record, `group key '${groupKey}' is null`);
+        reject(record, "group key null", `group key '${groupKey}' is null`);
         continue;
       }
       const groupKeyText = String(key);
       if (Buffer.byteLength(groupKeyText) > MAX_GROUP_KEY_BYTES) {
-        reject(record, `group key '${groupKey}' is longer than ${MAX_GROUP_KEY_BYTES} bytes`);
+        reject(
+          record,
+          "group key too long",
+          `group key '${groupKey}' is longer than ${MAX_GROUP_KEY_BYTES} bytes`,
+        );
         continue;
       }
       if (record.topic !== sourceOf?.topic || record.partition !== sourceOf.partition) {
@@ -100,7 +176,7 @@ export function parseFilterStep(
         value: encodeRepartitioned(
           {
             groupKey: groupKeyText,
-            eventTimeMs: eventTimeMs as number,
+            eventTimeMs,
             row, // only the carried columns are written
             source,
             sourceOffset: record.offset,
@@ -112,6 +188,21 @@ export function parseFilterStep(
     }
     return { repartition, deadLetter, counts };
   };
+}
+
+// Spark's timestamps reach far beyond what a window (and a JavaScript Date) can hold; an event
+// time outside years 1-9999 is a producer's mistake that would drag the watermark with it.
+const YEAR_1_MS = -62_135_596_800_000;
+const YEAR_10000_MS = 253_402_300_800_000;
+
+function bump(into: Record<string, number>, key: string): void {
+  into[key] = (into[key] ?? 0) + 1;
+}
+
+/** The kind of a parser's reason, for counting dead letters: its text before the first colon. */
+function reasonKind(reason: string): string {
+  const colon = reason.indexOf(":");
+  return (colon === -1 ? reason : reason.slice(0, colon)).replace(/ \(.*$/, "");
 }
 
 /** The dead-letter copy of a record: its own key, value and headers, plus why and where from. */
