@@ -57,6 +57,8 @@ export function renderFrame(view: ViewState): string {
     "",
     "stage            events/s   total",
     `source → parse   ${fmt(rates.parseIn)}   ${totals.parse.in}  (valid ${totals.parse.valid}, filtered ${totals.parse.filtered}, dead-letter ${totals.parse.invalid})`,
+    ...breakdownLine("coerced to null", totals.parse.coerced),
+    ...breakdownLine("dead letters", totals.parse.deadLetters),
     `repartition → window ${fmt(rates.windowIn)}   ${totals.window.in}  (counted ${totals.window.counted}, late ${totals.window.late}, duplicates skipped ${totals.window.duplicates})`,
     `results out      ${fmt(rates.resultsOut)}   ${totals.window.emitted + totals.flushEmitted}  (by flush ${totals.flushEmitted})${totals.failedInvocations > 0 ? ` · ${totals.failedInvocations} failed invocations (retried until they succeed)` : ""}`,
     "",
@@ -89,4 +91,20 @@ export function renderFrame(view: ViewState): string {
 
 function fmt(rate: number | undefined): string {
   return (rate ?? 0).toFixed(1).padStart(8);
+}
+
+/** `coerced to null: amount 3 (string for double) · …`, biggest first; nothing when empty. */
+function breakdownLine(
+  title: string,
+  counts: Readonly<Record<string, number>> | undefined,
+): string[] {
+  const entries = Object.entries(counts ?? {}).sort(([, a], [, b]) => b - a);
+  if (entries.length === 0) return [];
+  const shown = entries.slice(0, 4).map(([what, n]) => {
+    const at = what.indexOf(" (");
+    return at === -1 ? `${what} ${n}` : `${what.slice(0, at)} ${n}${what.slice(at)}`;
+  });
+  return [
+    `  ${title}: ${shown.join(" · ")}${entries.length > 4 ? ` · ${entries.length - 4} more` : ""}`,
+  ];
 }
