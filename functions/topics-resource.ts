@@ -4,24 +4,26 @@ import type { CloudFormationCustomResourceEvent } from "aws-lambda";
 import { Kafka } from "kafkajs";
 import { toKafkaJsConfig } from "../shared/kafka/connection.ts";
 import { resolveKafkaConnection } from "../shared/kafka/msk-connection.ts";
-import { ensureTopics, type TopicSpec } from "../shared/kafka/topics.ts";
+import { reconcileTopics } from "../shared/kafka/topic-changes.ts";
+import type { TopicSpec } from "../shared/kafka/topics.ts";
 
 interface Properties {
   readonly Topics: TopicSpec[];
-  /** Topics that must already exist (the pipeline's sources belong to the user). */
-  readonly RequiredTopics: string[];
+  /** Topics that must already exist (the sources of a pipeline on an existing cluster). */
+  readonly RequiredTopics?: string[];
 }
 
 /**
- * Custom resource (through the CDK provider framework): creates the pipeline's own topics over
- * SASL/SCRAM + TLS and checks the source topics exist. Create and Update are idempotent; Delete
- * keeps the topics — their records are the pipeline's output, not the stack's to destroy.
+ * Custom resource (through the CDK provider framework): keeps the pipeline's topics as the
+ * deployment describes them — created, partitions added, configs changed — and fails the deploy
+ * with a message for a missing source topic or a change Kafka cannot make in place. Delete keeps
+ * the topics: their records are the pipeline's output, not the stack's to destroy.
  */
 export const handler = async (event: CloudFormationCustomResourceEvent) => {
   const physicalResourceId =
     "PhysicalResourceId" in event ? event.PhysicalResourceId : "sparkless-topics";
   if (event.RequestType === "Delete") return { PhysicalResourceId: physicalResourceId };
-  const { Topics, RequiredTopics } = event.ResourceProperties as unknown as Properties;
+  const { Topics, RequiredTopics = [] } = event.ResourceProperties as unknown as Properties;
   const connection = await resolveKafkaConnection({
     env: process.env,
     secrets: new SecretsManagerClient({}),
@@ -37,7 +39,8 @@ export const handler = async (event: CloudFormationCustomResourceEvent) => {
         `Source topics missing on the cluster: ${missing.join(", ")}. Create them, or fix the pipeline's source.`,
       );
     }
-    const created = await ensureTopics(
+    // CloudFormation passes numbers as strings.
+    const changes = await reconcileTopics(
       admin,
       Topics.map((t) => ({
         ...t,
@@ -45,7 +48,14 @@ export const handler = async (event: CloudFormationCustomResourceEvent) => {
         replicationFactor: Number(t.replicationFactor),
       })),
     );
-    return { PhysicalResourceId: physicalResourceId, Data: { Created: created.join(",") } };
+    return {
+      PhysicalResourceId: physicalResourceId,
+      Data: {
+        Created: changes.created.join(","),
+        PartitionsAdded: changes.partitionsAdded.join(","),
+        ConfigsChanged: changes.configsChanged.join(","),
+      },
+    };
   } finally {
     await admin.disconnect();
   }

@@ -10,6 +10,14 @@ export interface SparklessConfig {
     readonly timeoutSeconds: number;
     readonly logRetentionDays: number;
   };
+  /** Partitions and replicas of the topics the stack creates. */
+  readonly topics: {
+    /** Partitions of the source topics a new cluster gets (an existing cluster has its own). */
+    readonly sourcePartitions: number;
+    readonly replicationFactor: number;
+  };
+  /** An SSM-reachable instance in the new cluster's VPC, to reach the brokers from outside. */
+  readonly bastion: boolean;
   /** Provisioned pollers for steady latency (ESM provisioned mode); absent: on-demand. */
   readonly pollers: { readonly min: number; readonly max: number } | undefined;
   /** Translate a declarative filter into Lambda event filtering (see README § Deploy). */
@@ -27,6 +35,8 @@ export interface SparklessConfig {
 
 export interface NewCluster {
   readonly mode: "new";
+  /** Availability zones of the VPC and the brokers (3, or 2 where a region has two). */
+  readonly zones: 2 | 3;
   readonly kafkaVersion: string;
   readonly instanceType: string;
   readonly brokers: number;
@@ -56,6 +66,35 @@ export class ConfigError extends Error {
 
 const PREFIX = "sparkless:";
 
+/** Lambda's limit for functions that Kafka event-source mappings invoke (14 minutes). */
+export const MAX_KAFKA_FUNCTION_TIMEOUT_SECONDS = 840;
+
+/**
+ * Retentions CloudWatch Logs accepts.
+ * https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
+ */
+export const LOG_RETENTION_DAYS = [
+  1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288,
+  3653,
+] as const;
+
+/**
+ * Settings that would give a mapping an on-failure destination or cap its retries. By design
+ * there are none: with a destination and unlimited retries Lambda caps retries at 10 and then
+ * commits past the batch, i.e. drops it from the pipeline (README § Deploy, failure handling).
+ */
+const REFUSED_KEYS = [
+  "onFailureDestination",
+  "onFailure",
+  "destination",
+  "maximumRetryAttempts",
+  "maxRetryAttempts",
+  "retryAttempts",
+  "maximumRecordAgeSeconds",
+  "maxRecordAgeSeconds",
+  "bisectBatchOnError",
+];
+
 /** Reads and validates the settings; every mistake is reported with the context key to fix. */
 export function readConfig(node: Node): SparklessConfig {
   const get = (key: string): unknown => node.tryGetContext(`${PREFIX}${key}`);
@@ -69,9 +108,9 @@ export function readConfig(node: Node): SparklessConfig {
   const number = (key: string, fallback: number, min: number, max: number): number => {
     const raw = get(key) ?? fallback;
     const value = typeof raw === "string" ? Number(raw) : raw;
-    if (typeof value !== "number" || !Number.isFinite(value) || value < min || value > max) {
+    if (typeof value !== "number" || !Number.isInteger(value) || value < min || value > max) {
       throw new ConfigError(
-        `context '${PREFIX}${key}' must be a number from ${min} to ${max}, got '${String(raw)}'`,
+        `context '${PREFIX}${key}' must be a whole number from ${min} to ${max}, got '${String(raw)}'`,
       );
     }
     return value;
@@ -91,20 +130,37 @@ export function readConfig(node: Node): SparklessConfig {
     throw new ConfigError(`context '${PREFIX}${key}' must be true or false, got '${String(raw)}'`);
   };
 
+  for (const key of REFUSED_KEYS) {
+    if (get(key) !== undefined) {
+      throw new ConfigError(
+        `context '${PREFIX}${key}' is not supported: sparkless mappings have no on-failure destination and no retry cap by design (a failed batch is retried until it succeeds and the lag alarms fire); remove the setting`,
+      );
+    }
+  }
+
   const mode = get("clusterMode") ?? "new";
   let cluster: SparklessConfig["cluster"];
   if (mode === "new") {
-    const brokers = number("brokers", 2, 2, 30);
+    const zones = get("zones") ?? 3;
+    if (zones !== 2 && zones !== 3 && zones !== "2" && zones !== "3") {
+      throw new ConfigError(
+        `context '${PREFIX}zones' must be 3 (or 2 in a region with two availability zones), got '${String(zones)}'`,
+      );
+    }
+    const zoneCount = Number(zones) as 2 | 3;
+    const brokers = number("brokers", zoneCount, zoneCount, 30);
     cluster = {
       mode,
+      zones: zoneCount,
       kafkaVersion: text("kafkaVersion", "3.9.x"),
       instanceType: text("brokerInstanceType", "kafka.m7g.large"),
       brokers,
       volumeGiB: number("brokerVolumeGiB", 100, 1, 16_384),
     };
-    if (brokers % 2 !== 0)
+    // MSK places the same number of brokers in every zone.
+    if (brokers % zoneCount !== 0)
       throw new ConfigError(
-        `context '${PREFIX}brokers' must be a multiple of the 2 availability zones`,
+        `context '${PREFIX}brokers' must be a multiple of the ${zoneCount} availability zones ('${PREFIX}zones'), got ${brokers}`,
       );
   } else if (mode === "existing") {
     const clusterArn = text("clusterArn");
@@ -151,6 +207,19 @@ export function readConfig(node: Node): SparklessConfig {
   if (pollers && pollers.max < pollers.min) {
     throw new ConfigError(`context '${PREFIX}maxPollers' must be at least '${PREFIX}minPollers'`);
   }
+  if (mode !== "new" && get("bastion") !== undefined && flag("bastion")) {
+    throw new ConfigError(
+      `context '${PREFIX}bastion' needs '${PREFIX}clusterMode=new': in an existing VPC, reach the brokers the way you already do`,
+    );
+  }
+  const maxReplicas = cluster.mode === "new" ? cluster.brokers : 30;
+  const replicationFactor = number("replicationFactor", Math.min(3, maxReplicas), 1, maxReplicas);
+  const logRetentionDays = number("logRetentionDays", 30, 1, 3_653);
+  if (!(LOG_RETENTION_DAYS as readonly number[]).includes(logRetentionDays)) {
+    throw new ConfigError(
+      `context '${PREFIX}logRetentionDays' must be one of ${LOG_RETENTION_DAYS.join(", ")} (the retentions CloudWatch Logs accepts), got '${logRetentionDays}'`,
+    );
+  }
   const email = get("alarmEmail");
   if (email !== undefined && (typeof email !== "string" || !/^[^@\s]+@[^@\s]+$/.test(email))) {
     throw new ConfigError(
@@ -162,9 +231,15 @@ export function readConfig(node: Node): SparklessConfig {
     cluster,
     functions: {
       memoryMb: number("memoryMb", 1024, 128, 10_240),
-      timeoutSeconds: number("timeoutSeconds", 60, 3, 900),
-      logRetentionDays: number("logRetentionDays", 30, 1, 3_653),
+      // Lambda allows at most 14 minutes for functions a Kafka mapping invokes.
+      timeoutSeconds: number("timeoutSeconds", 60, 3, MAX_KAFKA_FUNCTION_TIMEOUT_SECONDS),
+      logRetentionDays,
     },
+    topics: {
+      sourcePartitions: number("sourcePartitions", 4, 1, 10_000),
+      replicationFactor,
+    },
+    bastion: flag("bastion"),
     pollers,
     eventFiltering: flag("eventFiltering"),
     flushEveryMinutes: number("flushEveryMinutes", 1, 1, 60),

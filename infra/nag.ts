@@ -29,9 +29,19 @@ const ACKNOWLEDGED: ReadonlyArray<{ id: string; reason: string }> = [
       "nodejs22.x on purpose: the runtime the project is built and tested on (its own Node 22).",
   },
   {
-    id: "AwsSolutions-SQS3",
+    id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSLambdaMSKExecutionRole]",
     reason:
-      "This queue is the mappings' on-failure destination, i.e. itself the dead-letter queue.",
+      "AWS documents AWSLambdaMSKExecutionRole as the minimum an MSK event-source mapping needs from its function's role (with-msk-permissions.html); its ec2:Describe* actions take no resource.",
+  },
+  {
+    id: "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/AmazonSSMManagedInstanceCore]",
+    reason:
+      "The optional bastion is reached only through Session Manager, which needs this policy.",
+  },
+  {
+    id: "AwsSolutions-EC29",
+    reason:
+      "The optional bastion keeps no state (a tunnel to the brokers); deleting it with the stack is intended.",
   },
 ];
 

@@ -1,10 +1,10 @@
-import { RemovalPolicy } from "aws-cdk-lib";
+import { Fn, RemovalPolicy } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as msk from "aws-cdk-lib/aws-msk";
 import * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
-import { Construct } from "constructs";
+import { Construct, DependencyGroup, type IDependable } from "constructs";
 import type { ExistingCluster, NewCluster } from "../config.ts";
 
 /** MSK's SASL/SCRAM over TLS listener. https://docs.aws.amazon.com/msk/latest/developerguide/port-info.html */
@@ -31,7 +31,17 @@ export class KafkaCluster extends Construct {
   readonly clusterArn: string;
   readonly clusterName: string;
   readonly secret: secretsmanager.ISecret;
+  /** The secret's name (what `aws secretsmanager get-secret-value --secret-id` takes). */
+  readonly secretName: string;
   readonly secretKey: kms.IKey;
+  /**
+   * What must exist before anything logs in to Kafka: the association of the SCRAM secret with
+   * a new cluster (a login before it fails, and kafkajs does not retry a failed authentication).
+   * Empty for an existing cluster, whose secret is associated already.
+   */
+  readonly loginReady: IDependable;
+  /** The VPC's own construct for a new cluster (endpoints, bastion); undefined for an existing one. */
+  readonly network: SparklessVpc | undefined;
 
   constructor(scope: Construct, id: string, props: KafkaClusterProps) {
     super(scope, id);
@@ -53,11 +63,19 @@ export class KafkaCluster extends Construct {
       this.clusterArn = cluster.clusterArn;
       this.clusterName = cluster.clusterName;
       this.secret = secretsmanager.Secret.fromSecretCompleteArn(this, "Secret", cluster.secretArn);
+      // A complete secret ARN ends in the name plus "-" and six random characters.
+      this.secretName = (cluster.secretArn.split(":secret:")[1] ?? "").replace(
+        /-[A-Za-z0-9]{6}$/,
+        "",
+      );
       this.secretKey = kms.Key.fromKeyArn(this, "SecretKey", cluster.secretKeyArn);
+      this.loginReady = new DependencyGroup();
+      this.network = undefined;
       return;
     }
 
-    const vpc = new SparklessVpc(this, "Network");
+    const vpc = new SparklessVpc(this, "Network", cluster.zones);
+    this.network = vpc;
     this.vpc = vpc.vpc;
     this.subnets = vpc.subnets;
     const securityGroup = new ec2.SecurityGroup(this, "ClientSecurityGroup", {
@@ -89,8 +107,9 @@ export class KafkaCluster extends Construct {
     this.secretKey = key;
     // MSK only accepts SCRAM secrets named AmazonMSK_… and encrypted with a customer-managed key.
     // https://docs.aws.amazon.com/msk/latest/developerguide/msk-password.html
+    this.secretName = `AmazonMSK_${props.name}`;
     this.secret = new secretsmanager.Secret(this, "ScramSecret", {
-      secretName: `AmazonMSK_${props.name}`,
+      secretName: this.secretName,
       description: "SCRAM-SHA-512 credentials of the sparkless functions",
       encryptionKey: key,
       generateSecretString: {
@@ -127,7 +146,8 @@ export class KafkaCluster extends Construct {
       },
     });
     this.clusterArn = resource.attrArn;
-    new msk.CfnBatchScramSecret(this, "ScramSecretAssociation", {
+    // https://docs.aws.amazon.com/msk/latest/developerguide/msk-password-tutorial.html
+    this.loginReady = new msk.CfnBatchScramSecret(this, "ScramSecretAssociation", {
       clusterArn: resource.attrArn,
       secretArnList: [this.secret.secretArn],
     });
@@ -135,20 +155,22 @@ export class KafkaCluster extends Construct {
 }
 
 /**
- * A VPC for a new cluster: private isolated subnets in two zones, no NAT gateway. What must be
- * reached from inside — Lambda, STS and Secrets Manager for the event-source mappings, MSK's API
- * for the flush function, DynamoDB — is reached through VPC endpoints: no internet path at all,
- * and cheaper than a NAT gateway's hourly and per-GB charges at this traffic.
+ * A VPC for a new cluster: private isolated subnets in three zones (or two), no NAT gateway.
+ * What must be reached from inside — Lambda, STS and Secrets Manager for the event-source
+ * mappings, MSK's API for the functions, DynamoDB — is reached through VPC endpoints: no internet
+ * path at all, and cheaper than a NAT gateway's hourly and per-GB charges at this traffic.
  * https://docs.aws.amazon.com/lambda/latest/dg/with-msk-cluster-network.html
  */
-class SparklessVpc extends Construct {
+export class SparklessVpc extends Construct {
   readonly vpc: ec2.Vpc;
   readonly subnets: ec2.SubnetSelection = { subnetType: ec2.SubnetType.PRIVATE_ISOLATED };
 
-  constructor(scope: Construct, id: string) {
+  constructor(scope: Construct, id: string, zones: 2 | 3) {
     super(scope, id);
     this.vpc = new ec2.Vpc(this, "Vpc", {
-      maxAzs: 2,
+      // The region's first zones, resolved at deploy time: synth stays offline (no AZ lookup),
+      // and an environment-agnostic stack would otherwise get only two.
+      availabilityZones: Array.from({ length: zones }, (_, i) => Fn.select(i, Fn.getAzs())),
       natGateways: 0,
       subnetConfiguration: [
         { name: "private", subnetType: ec2.SubnetType.PRIVATE_ISOLATED, cidrMask: 22 },
@@ -158,13 +180,15 @@ class SparklessVpc extends Construct {
     });
   }
 
-  addInterfaceEndpoints(securityGroup: ec2.ISecurityGroup): void {
-    const services = {
+  addInterfaceEndpoints(
+    securityGroup: ec2.ISecurityGroup,
+    services: Record<string, ec2.InterfaceVpcEndpointAwsService> = {
       Lambda: ec2.InterfaceVpcEndpointAwsService.LAMBDA,
       Sts: ec2.InterfaceVpcEndpointAwsService.STS,
       SecretsManager: ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
       Kafka: new ec2.InterfaceVpcEndpointAwsService("kafka"),
-    };
+    },
+  ): void {
     for (const [name, service] of Object.entries(services)) {
       this.vpc.addInterfaceEndpoint(name, {
         service,

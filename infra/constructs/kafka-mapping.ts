@@ -1,41 +1,53 @@
 import * as lambda from "aws-cdk-lib/aws-lambda";
-import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { MappingStartingPosition } from "../../shared/pipeline/starting-position.ts";
+import { ConfigError } from "../config.ts";
 import type { KafkaCluster } from "./kafka-cluster.ts";
+
+/** Lambda's default batching window for Kafka, kept only while the property is unset. */
+export const DEFAULT_BATCHING_WINDOW_MS = 500;
 
 export interface KafkaMappingProps {
   readonly cluster: KafkaCluster;
   readonly fn: lambda.IFunction;
   readonly topic: string;
+  /** Unique among all Kafka event sources of the account (AWS's rule); fixed at creation. */
   readonly consumerGroupId: string;
   /** @default 100 */
   readonly batchSize?: number;
-  /** @default 500 ms */
+  /** 500 ms (Lambda's default) or whole seconds up to 300. @default 500 ms */
   readonly maxBatchingWindowMs?: number;
   /** @default "LATEST" */
   readonly startingPosition?: MappingStartingPosition;
   /** A Lambda event-filtering pattern on the record value; records not matching cost nothing. */
   readonly filterPattern?: object;
-  /** Where batches go once retries are exhausted. */
-  readonly onFailure: sqs.IQueue;
-  /** Provisioned pollers (steady latency); absent: on-demand. */
+  /** Provisioned pollers (steady latency, mapping metrics and logs); absent: on-demand. */
   readonly pollers?: { readonly min: number; readonly max: number };
 }
 
 /**
  * One Lambda event-source mapping on an MSK topic, authenticated with the cluster's SCRAM secret,
- * with the consumer group, batching, starting position, filter, on-failure destination and the
- * mapping's own metrics (EventCount, ErrorCount, KafkaMetrics — which include OffsetLag).
+ * with its own consumer group, batching, starting position and filter. It has no on-failure
+ * destination and no retry cap: a failed batch is retried until it succeeds (with a destination,
+ * Lambda would give up after 10 retries and commit past the batch). Mapping metrics and system
+ * logs exist only with provisioned pollers, so they are set only then.
  * https://docs.aws.amazon.com/lambda/latest/dg/with-msk-configure.html
+ * https://docs.aws.amazon.com/lambda/latest/dg/kafka-on-failure-destination.html
+ * https://docs.aws.amazon.com/lambda/latest/dg/esm-logging.html
  */
 export class KafkaMapping extends Construct {
   readonly mapping: lambda.CfnEventSourceMapping;
+  readonly consumerGroupId: string;
+  readonly topic: string;
+  /** Whether the mapping publishes its own metrics (OffsetLag by mapping UUID among them). */
+  readonly publishesMetrics: boolean;
 
   constructor(scope: Construct, id: string, props: KafkaMappingProps) {
     super(scope, id);
     const position = props.startingPosition ?? "LATEST";
-    const windowSeconds = Math.round((props.maxBatchingWindowMs ?? 500) / 1000);
+    this.consumerGroupId = props.consumerGroupId;
+    this.topic = props.topic;
+    this.publishesMetrics = props.pollers !== undefined;
     this.mapping = new lambda.CfnEventSourceMapping(this, "Mapping", {
       functionName: props.fn.functionName,
       eventSourceArn: props.cluster.clusterArn,
@@ -45,7 +57,7 @@ export class KafkaMapping extends Construct {
         { type: "SASL_SCRAM_512_AUTH", uri: props.cluster.secret.secretArn },
       ],
       batchSize: props.batchSize ?? 100,
-      maximumBatchingWindowInSeconds: windowSeconds,
+      ...batchingWindow(props.maxBatchingWindowMs ?? DEFAULT_BATCHING_WINDOW_MS),
       startingPosition: typeof position === "string" ? position : "AT_TIMESTAMP",
       ...(typeof position === "object"
         ? { startingPositionTimestamp: Math.floor(position.timestampMs / 1000) }
@@ -53,17 +65,44 @@ export class KafkaMapping extends Construct {
       ...(props.filterPattern
         ? { filterCriteria: { filters: [{ pattern: JSON.stringify(props.filterPattern) }] } }
         : {}),
-      destinationConfig: { onFailure: { destination: props.onFailure.queueArn } },
-      metricsConfig: { metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
       ...(props.pollers
         ? {
             provisionedPollerConfig: {
               minimumPollers: props.pollers.min,
               maximumPollers: props.pollers.max,
             },
+            metricsConfig: { metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
+            loggingConfig: { systemLogLevel: "WARN" },
           }
         : {}),
     });
-    props.onFailure.grantSendMessages(props.fn);
+    // The mapping polls and commits with the SCRAM login: not before the secret is associated.
+    this.mapping.node.addDependency(props.cluster.loginReady);
+    // Nothing may add a destination or a retry cap later (an escape hatch, an aspect).
+    this.node.addValidation({
+      validate: () =>
+        this.mapping.destinationConfig !== undefined ||
+        this.mapping.maximumRetryAttempts !== undefined ||
+        this.mapping.maximumRecordAgeInSeconds !== undefined
+          ? [
+              `${this.node.path}: Kafka mappings have no on-failure destination and no retry cap by design (README § Deploy, failure handling)`,
+            ]
+          : [],
+    });
   }
+}
+
+/**
+ * The batching window as CloudFormation takes it: unset for Lambda's 500 ms default (once set,
+ * whole seconds only, and 500 ms cannot come back), whole seconds otherwise.
+ * https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
+ */
+function batchingWindow(ms: number): { maximumBatchingWindowInSeconds?: number } {
+  if (ms === DEFAULT_BATCHING_WINDOW_MS) return {};
+  if (!Number.isInteger(ms / 1000) || ms < 0 || ms > 300_000) {
+    throw new ConfigError(
+      `source.maxBatchingWindow: ${ms} ms cannot be set on a Lambda Kafka mapping, which takes 500 ms (its default) or whole seconds from 0 to 300`,
+    );
+  }
+  return { maximumBatchingWindowInSeconds: ms / 1000 };
 }

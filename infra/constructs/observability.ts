@@ -5,7 +5,6 @@ import type { TableV2 } from "aws-cdk-lib/aws-dynamodb";
 import type * as lambda from "aws-cdk-lib/aws-lambda";
 import * as sns from "aws-cdk-lib/aws-sns";
 import * as subscriptions from "aws-cdk-lib/aws-sns-subscriptions";
-import type * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
 import type { KafkaMapping } from "./kafka-mapping.ts";
@@ -14,13 +13,11 @@ export interface ObservabilityProps {
   readonly pipeline: Pipeline;
   readonly clusterName: string;
   readonly functions: Readonly<Record<string, lambda.IFunction>>;
-  /** Mappings with the consumer group and topic each reads. */
+  /** The pipeline's Kafka mappings, with the function each invokes. */
   readonly mappings: ReadonlyArray<{
-    mapping: KafkaMapping;
-    consumerGroupId: string;
-    topic: string;
+    readonly mapping: KafkaMapping;
+    readonly fn: lambda.IFunction;
   }>;
-  readonly onFailure: sqs.IQueue;
   readonly table: TableV2;
   readonly offsetLagThreshold: number;
   readonly timeLagThresholdSeconds: number;
@@ -29,14 +26,22 @@ export interface ObservabilityProps {
 }
 
 /**
- * Alarms and a dashboard for a pipeline: consumer lag per mapping (Lambda's `OffsetLag`) and per
- * consumer group (MSK's `MaxOffsetLag`, `EstimatedMaxTimeLag`), function errors and throttles,
- * dead-letter growth, on-failure deliveries; throughput per stage, watermark lag, DynamoDB.
+ * Alarms and a dashboard for a pipeline. The mappings retry a failed batch until it succeeds (no
+ * on-failure destination), so a stuck batch shows as lag and errors: Lambda's `OffsetLag` per
+ * function (and per mapping where provisioned pollers publish mapping metrics), MSK's
+ * `MaxOffsetLag` and `EstimatedMaxTimeLag` per consumer group, function errors and throttles,
+ * dead-letter growth; the dashboard adds throughput per stage, watermark lag, DynamoDB.
+ *
+ * Missing lag data keeps an alarm in its state: MSK emits consumer lag only while a group is
+ * STABLE or EMPTY, so a stuck or rebalancing group sends nothing — treating that as "not
+ * breaching" would clear a lag alarm at the worst moment, and "breaching" would raise one for a
+ * group that has not committed anything yet.
  * https://docs.aws.amazon.com/lambda/latest/dg/monitoring-metrics-types.html#event-source-mapping-metrics
  * https://docs.aws.amazon.com/msk/latest/developerguide/consumer-lag.html
  */
 export class Observability extends Construct {
   readonly alarms: cloudwatch.Alarm[] = [];
+  readonly dashboard: cloudwatch.Dashboard;
 
   constructor(scope: Construct, id: string, props: ObservabilityProps) {
     super(scope, id);
@@ -48,13 +53,14 @@ export class Observability extends Construct {
       metric: cloudwatch.Metric,
       threshold: number,
       description: string,
+      treatMissingData = cloudwatch.TreatMissingData.NOT_BREACHING,
     ) => {
       const created = metric.createAlarm(this, name, {
         threshold,
         evaluationPeriods: 3,
         datapointsToAlarm: 3,
         comparisonOperator: cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD,
-        treatMissingData: cloudwatch.TreatMissingData.NOT_BREACHING,
+        treatMissingData,
         alarmDescription: description,
       });
       if (topic) created.addAlarmAction(new actions.SnsAction(topic));
@@ -64,23 +70,44 @@ export class Observability extends Construct {
     const period = Duration.minutes(1);
 
     const lagWidgets: cloudwatch.IMetric[] = [];
-    for (const { mapping, consumerGroupId, topic: kafkaTopic } of props.mappings) {
-      // Ref of an event-source mapping is its UUID, the OffsetLag dimension.
-      const uuid = mapping.mapping.ref;
-      const offsetLag = new cloudwatch.Metric({
+    const keep = cloudwatch.TreatMissingData.MISSING;
+    const offsetLag = (dimensionsMap: Record<string, string>) =>
+      new cloudwatch.Metric({
         namespace: "AWS/Lambda",
         metricName: "OffsetLag",
-        dimensionsMap: { EventSourceMappingUUID: uuid },
+        dimensionsMap,
         statistic: "Maximum",
         period,
       });
-      lagWidgets.push(offsetLag);
+    // Lambda publishes OffsetLag per function for every Kafka mapping.
+    const functionNames = new Map<string, string>();
+    for (const [label, fn] of Object.entries(props.functions))
+      functionNames.set(fn.functionName, label);
+    for (const fn of new Set(props.mappings.map((m) => m.fn))) {
+      const label = functionNames.get(fn.functionName) ?? fn.node.id;
+      const metric = offsetLag({ FunctionName: fn.functionName });
+      lagWidgets.push(metric);
       alarm(
-        `${mapping.node.id}OffsetLag`,
-        offsetLag,
+        `${label}OffsetLag`,
+        metric,
         props.offsetLagThreshold,
-        `Lambda mapping on ${kafkaTopic} is behind`,
+        `A Kafka mapping of the ${label} function is behind (records)`,
+        keep,
       );
+    }
+    for (const { mapping } of props.mappings) {
+      const { consumerGroupId, topic: kafkaTopic } = mapping;
+      // Per mapping only where the mapping publishes its own metrics (provisioned pollers).
+      if (mapping.publishesMetrics) {
+        alarm(
+          `${mapping.node.id}OffsetLag`,
+          // Ref of an event-source mapping is its UUID.
+          offsetLag({ EventSourceMappingUUID: mapping.mapping.ref }),
+          props.offsetLagThreshold,
+          `Lambda mapping on ${kafkaTopic} is behind (records)`,
+          keep,
+        );
+      }
       const group = {
         "Cluster Name": props.clusterName,
         "Consumer Group": consumerGroupId,
@@ -97,6 +124,7 @@ export class Observability extends Construct {
         }),
         props.offsetLagThreshold,
         `Consumer group ${consumerGroupId} is behind on ${kafkaTopic} (records)`,
+        keep,
       );
       alarm(
         `${mapping.node.id}EstimatedMaxTimeLag`,
@@ -109,6 +137,7 @@ export class Observability extends Construct {
         }),
         props.timeLagThresholdSeconds,
         `Consumer group ${consumerGroupId} is behind on ${kafkaTopic} (seconds)`,
+        keep,
       );
     }
     for (const [name, fn] of Object.entries(props.functions)) {
@@ -134,19 +163,14 @@ export class Observability extends Construct {
       0,
       `Records went to ${props.pipeline.topics.deadLetter}`,
     );
-    alarm(
-      "OnFailureDeliveries",
-      props.onFailure.metricApproximateNumberOfMessagesVisible({ period }),
-      0,
-      "A mapping gave up on a batch after its retries",
-    );
 
     const dashboard = new cloudwatch.Dashboard(this, "Dashboard", {
       dashboardName: `sparkless-${props.pipeline.name}`,
     });
+    this.dashboard = dashboard;
     dashboard.addWidgets(
       new cloudwatch.GraphWidget({
-        title: "Consumer lag (records, per mapping)",
+        title: "Consumer lag (records, per function)",
         left: lagWidgets,
         width: 12,
       }),

@@ -19,7 +19,7 @@ export interface PipelineFunctionsProps {
   readonly table: TableV2;
   /** @default 1024 */
   readonly memoryMb?: number;
-  /** @default 60 */
+  /** At most 840 (Lambda's limit for functions Kafka mappings invoke). @default 60 */
   readonly timeoutSeconds?: number;
   /** @default 30 */
   readonly logRetentionDays?: number;
@@ -41,6 +41,7 @@ export class PipelineFunctions extends Construct {
     const { pipeline, cluster, table } = props;
     const make = (name: string, description: string) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
+        // config.ts admits only the retentions CloudWatch Logs accepts.
         retention: (props.logRetentionDays ?? 30) as logs.RetentionDays,
       });
       const fn = new NodejsFunction(this, name, {
@@ -69,6 +70,10 @@ export class PipelineFunctions extends Construct {
       table.grantReadWriteData(fn);
       cluster.secret.grantRead(fn);
       cluster.secretKey.grantDecrypt(fn);
+      // Every function logs in to Kafka (the flush one on a schedule): not before the SCRAM
+      // secret is associated with the cluster. Only the function itself waits: its role is in
+      // the key's policy, which the cluster's storage encryption needs first.
+      fn.node.defaultChild?.node.addDependency(cluster.loginReady);
       return fn;
     };
     this.parseFilter = make(
@@ -78,9 +83,18 @@ export class PipelineFunctions extends Construct {
     this.window = make("Window", `sparkless ${pipeline.name}: window state, watermark, results`);
     this.flush = make("Flush", `sparkless ${pipeline.name}: closes windows of quiet partitions`);
 
-    // What Lambda needs from the role of a function an MSK mapping invokes (the VPC part comes
-    // with the function's VPC access policy). https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html
+    // What Lambda needs from the role of a function an MSK mapping invokes: AWS documents
+    // AWSLambdaMSKExecutionRole as the minimum (cluster description and brokers, the VPC, subnets
+    // and security groups the pollers run in, network interfaces, logs).
+    // https://docs.aws.amazon.com/lambda/latest/dg/with-msk-permissions.html
     for (const fn of [this.parseFilter, this.window]) {
+      fn.role?.addManagedPolicy(
+        iam.ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSLambdaMSKExecutionRole"),
+      );
+    }
+    // Every function produces to the SCRAM brokers, which it asks MSK for (the event lists
+    // the brokers of the listener the mapping uses, not necessarily the SCRAM one).
+    for (const fn of [this.parseFilter, this.window, this.flush]) {
       fn.addToRolePolicy(
         new iam.PolicyStatement({
           actions: ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
@@ -88,12 +102,6 @@ export class PipelineFunctions extends Construct {
         }),
       );
     }
-    this.flush.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ["kafka:GetBootstrapBrokers"],
-        resources: [cluster.clusterArn],
-      }),
-    );
   }
 }
 

@@ -7,29 +7,50 @@ import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as cr from "aws-cdk-lib/custom-resources";
 import { Construct } from "constructs";
-import { DEAD_LETTER_TOPIC_CONFIG, type TopicSpec } from "../../shared/kafka/topics.ts";
+import {
+  DEAD_LETTER_TOPIC_CONFIG,
+  OUTPUT_TOPIC_CONFIG,
+  type TopicSpec,
+} from "../../shared/kafka/topics.ts";
 import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
 import type { KafkaCluster } from "./kafka-cluster.ts";
 
 export interface PipelineTopicsProps {
   readonly pipeline: Pipeline;
   readonly cluster: KafkaCluster;
-  /** @default 3 (MSK's recommendation for two or more zones is 3; 2 for a two-broker cluster) */
-  readonly replicationFactor?: number;
+  readonly replicationFactor: number;
+  /**
+   * Partitions of the source topics to create, for a cluster this stack creates (MSK does not
+   * create topics on first use); undefined: the source topics must exist already.
+   */
+  readonly createSourceTopicsWithPartitions: number | undefined;
 }
 
 /**
- * The pipeline's own topics — repartition, output (compacted: the latest result per key and
- * window survives), dead-letter and late — created by a custom resource over SASL/SCRAM + TLS,
- * which also fails the deployment with a clear message when a source topic does not exist.
+ * The pipeline's topics — repartition, output (not compacted: it is keyed by group key), dead
+ * letters, late events, and on a new cluster the source topics — kept by a custom resource over
+ * SASL/SCRAM + TLS. A deploy creates missing topics, adds partitions and changes configs of
+ * existing ones, and fails with a message for what Kafka cannot do in place (fewer partitions,
+ * another replication factor) or when a required source topic is missing.
  */
 export class PipelineTopics extends Construct {
+  readonly resource: CustomResource;
+
   constructor(scope: Construct, id: string, props: PipelineTopicsProps) {
     super(scope, id);
-    const { pipeline, cluster } = props;
-    const replicationFactor = props.replicationFactor ?? 3;
+    const { pipeline, cluster, replicationFactor } = props;
     const retentionMs = String(7 * 24 * 3_600_000);
+    const sources: TopicSpec[] =
+      props.createSourceTopicsWithPartitions === undefined
+        ? []
+        : pipeline.topics.sources.map((topic) => ({
+            topic,
+            numPartitions: props.createSourceTopicsWithPartitions as number,
+            replicationFactor,
+            configs: { "retention.ms": retentionMs },
+          }));
     const topics: TopicSpec[] = [
+      ...sources,
       {
         topic: pipeline.topics.repartition,
         numPartitions: pipeline.partitions,
@@ -40,7 +61,7 @@ export class PipelineTopics extends Construct {
         topic: pipeline.topics.output,
         numPartitions: pipeline.partitions,
         replicationFactor,
-        configs: { "cleanup.policy": "compact,delete", "retention.ms": retentionMs },
+        configs: { ...OUTPUT_TOPIC_CONFIG, "retention.ms": retentionMs },
       },
       {
         topic: pipeline.topics.deadLetter,
@@ -63,7 +84,7 @@ export class PipelineTopics extends Construct {
         "functions",
         "topics-resource.ts",
       ),
-      description: `sparkless ${pipeline.name}: creates the pipeline's topics`,
+      description: `sparkless ${pipeline.name}: creates and updates the pipeline's topics`,
       runtime: lambda.Runtime.NODEJS_22_X,
       architecture: lambda.Architecture.ARM_64,
       timeout: Duration.minutes(2),
@@ -85,16 +106,23 @@ export class PipelineTopics extends Construct {
         resources: [cluster.clusterArn],
       }),
     );
+    onEvent.node.defaultChild?.node.addDependency(cluster.loginReady);
     const provider = new cr.Provider(this, "Provider", {
       onEventHandler: onEvent,
       logGroup: new logs.LogGroup(this, "ProviderLogs", {
         retention: logs.RetentionDays.ONE_MONTH,
       }),
     });
-    new CustomResource(this, "Topics", {
+    this.resource = new CustomResource(this, "Topics", {
       serviceToken: provider.serviceToken,
       resourceType: "Custom::SparklessTopics",
-      properties: { Topics: topics, RequiredTopics: pipeline.topics.sources },
+      properties: {
+        Topics: topics,
+        RequiredTopics:
+          props.createSourceTopicsWithPartitions === undefined ? pipeline.topics.sources : [],
+      },
     });
+    // The custom resource logs in to Kafka: not before the SCRAM secret is associated.
+    this.resource.node.addDependency(cluster.loginReady);
   }
 }

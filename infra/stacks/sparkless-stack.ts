@@ -1,11 +1,12 @@
-import { Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
-import * as sqs from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
+import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
 import { mappingStartingPosition } from "../../shared/pipeline/starting-position.ts";
 import { pipelineNamed } from "../../shared/pipelines/index.ts";
 import { ConfigError, readConfig } from "../config.ts";
+import { Bastion } from "../constructs/bastion.ts";
 import { KafkaCluster } from "../constructs/kafka-cluster.ts";
 import { KafkaMapping } from "../constructs/kafka-mapping.ts";
 import { Observability } from "../constructs/observability.ts";
@@ -15,19 +16,25 @@ import { StateTable } from "../constructs/state-table.ts";
 import { filterPattern } from "../filter-criteria.ts";
 import { acknowledgeNagFindings } from "../nag.ts";
 
+export interface SparklessStackProps extends StackProps {
+  /**
+   * The pipeline to deploy.
+   * @default the one named by the context key `sparkless:pipeline` (`user-spending`)
+   */
+  readonly pipeline?: Pipeline;
+}
+
+/** The stack name for a pipeline: one stack per pipeline, so deploying one never replaces another. */
+export const stackNameFor = (pipeline: string) => `Sparkless-${pipeline}`;
+
 /** Assembles a sparkless deployment from the CDK context and the pipeline definition. */
 export class SparklessStack extends Stack {
   readonly state: StateTable;
 
-  constructor(scope: Construct, id: string, props: StackProps = {}) {
+  constructor(scope: Construct, id: string, props: SparklessStackProps = {}) {
     super(scope, id, props);
     const config = readConfig(this.node);
-    let pipeline: ReturnType<typeof pipelineNamed>;
-    try {
-      pipeline = pipelineNamed(config.pipeline);
-    } catch (error) {
-      throw new ConfigError(`context 'sparkless:pipeline': ${(error as Error).message}`);
-    }
+    const pipeline = props.pipeline ?? namedPipeline(config.pipeline);
     if (pipeline.topics.sourcePattern) {
       throw new ConfigError(
         `pipeline '${pipeline.name}' reads a topic pattern; Lambda's MSK mappings take topic names: list them in source.topics`,
@@ -50,35 +57,35 @@ export class SparklessStack extends Stack {
     const topics = new PipelineTopics(this, "Topics", {
       pipeline,
       cluster,
-      replicationFactor: config.cluster.mode === "new" ? Math.min(3, config.cluster.brokers) : 3,
-    });
-    const onFailure = new sqs.Queue(this, "OnFailure", {
-      retentionPeriod: Duration.days(14),
-      encryption: sqs.QueueEncryption.SQS_MANAGED,
-      enforceSSL: true,
+      replicationFactor: config.topics.replicationFactor,
+      createSourceTopicsWithPartitions:
+        config.cluster.mode === "new" ? config.topics.sourcePartitions : undefined,
     });
 
+    // A consumer group id must be unique among all Kafka event sources: one per pipeline, stage
+    // and source topic. Kafka topic names ([a-zA-Z0-9._-]) fit Lambda's pattern and have no ':'
+    // (a colon in the group name suppresses MSK's consumer-lag metrics).
     const group = (stage: string) => `sparkless-${pipeline.name}-${stage}`;
+    const pollers = config.pollers ? { pollers: config.pollers } : {};
     const mappings = [
       ...pipeline.topics.sources.map((topic, i) => ({
+        fn: functions.parseFilter,
         mapping: new KafkaMapping(this, `ParseFilterMapping${i}`, {
           cluster,
           fn: functions.parseFilter,
           topic,
-          consumerGroupId: group("parse-filter"),
+          consumerGroupId: group(`parse-filter-${topic}`),
           batchSize: pipeline.batchSize,
           maxBatchingWindowMs: pipeline.maxBatchingWindowMs,
           startingPosition: mappingStartingPosition(pipeline.name, pipeline.startingPosition),
           ...(config.eventFiltering
             ? { filterPattern: filterPattern(pipeline.declarativeFilter) }
             : {}),
-          onFailure,
-          ...(config.pollers ? { pollers: config.pollers } : {}),
+          ...pollers,
         }),
-        consumerGroupId: group("parse-filter"),
-        topic,
       })),
       {
+        fn: functions.window,
         mapping: new KafkaMapping(this, "WindowMapping", {
           cluster,
           fn: functions.window,
@@ -87,11 +94,8 @@ export class SparklessStack extends Stack {
           batchSize: pipeline.batchSize,
           maxBatchingWindowMs: pipeline.maxBatchingWindowMs,
           startingPosition: "TRIM_HORIZON",
-          onFailure,
-          ...(config.pollers ? { pollers: config.pollers } : {}),
+          ...pollers,
         }),
-        consumerGroupId: group("window"),
-        topic: pipeline.topics.repartition,
       },
     ];
     // The mappings need their topics to exist when they start reading.
@@ -103,7 +107,7 @@ export class SparklessStack extends Stack {
       targets: [new targets.LambdaFunction(functions.flush, { retryAttempts: 2 })],
     });
 
-    new Observability(this, "Observability", {
+    const observability = new Observability(this, "Observability", {
       pipeline,
       clusterName: cluster.clusterName,
       functions: {
@@ -112,12 +116,52 @@ export class SparklessStack extends Stack {
         Flush: functions.flush,
       },
       mappings,
-      onFailure,
       table: this.state.table,
       offsetLagThreshold: config.alarms.offsetLag,
       timeLagThresholdSeconds: config.alarms.timeLagSeconds,
       ...(config.alarms.email ? { email: config.alarms.email } : {}),
     });
+
+    const bastion =
+      config.bastion && cluster.network
+        ? new Bastion(this, "Bastion", {
+            network: cluster.network,
+            securityGroup: cluster.securityGroup,
+          })
+        : undefined;
+
+    const output = (id: string, value: string, description: string) =>
+      new CfnOutput(this, id, { value, description });
+    output("ClusterArn", cluster.clusterArn, "The MSK cluster");
+    output(
+      "BootstrapBrokersCommand",
+      `aws kafka get-bootstrap-brokers --cluster-arn ${cluster.clusterArn} --query BootstrapBrokerStringSaslScram --output text`,
+      "Prints the SASL/SCRAM (TLS, port 9096) broker list",
+    );
+    output("SecretName", cluster.secretName, "The AmazonMSK_ secret holding the SCRAM login");
+    output("StateTable", this.state.table.tableName, "DynamoDB table of window state");
+    output("SourceTopics", pipeline.topics.sources.join(","), "Topics the pipeline reads");
+    output("RepartitionTopic", pipeline.topics.repartition, "Valid events keyed by group key");
+    output("OutputTopic", pipeline.topics.output, "Window results");
+    output("DeadLetterTopic", pipeline.topics.deadLetter, "Rejected records, reason in headers");
+    output("LateTopic", pipeline.topics.late, "Events behind the watermark");
+    output(
+      "DashboardUrl",
+      `https://${this.region}.console.aws.amazon.com/cloudwatch/home?region=${this.region}#dashboards:name=${observability.dashboard.dashboardName}`,
+      "CloudWatch dashboard of the pipeline",
+    );
+    if (bastion && cluster.network) {
+      output("BastionInstanceId", bastion.instance.instanceId, "Session Manager target");
+      output("VpcCidr", cluster.network.vpc.vpcCidrBlock, "Route this through the bastion");
+    }
     acknowledgeNagFindings(this);
+  }
+}
+
+function namedPipeline(name: string): Pipeline {
+  try {
+    return pipelineNamed(name);
+  } catch (error) {
+    throw new ConfigError(`context 'sparkless:pipeline': ${(error as Error).message}`);
   }
 }

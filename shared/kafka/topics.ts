@@ -6,6 +6,14 @@ import type { Admin, ITopicConfig } from "kafkajs";
  */
 export const DEAD_LETTER_TOPIC_CONFIG = { "max.message.bytes": String(2 * 1024 * 1024) } as const;
 
+/**
+ * Results are keyed by the group key, as Spark writes them, so a user's windows share a key:
+ * compaction would keep only each user's latest window. The output topic is therefore never
+ * compacted (`delete`, stated explicitly so a redeploy also changes a topic created compacted).
+ * https://kafka.apache.org/documentation/#compaction
+ */
+export const OUTPUT_TOPIC_CONFIG = { "cleanup.policy": "delete" } as const;
+
 /** A topic the pipeline owns, with how it is made. */
 export interface TopicSpec {
   readonly topic: string;

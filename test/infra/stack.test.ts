@@ -2,39 +2,16 @@ import { execFileSync } from "node:child_process";
 import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { App, Validations } from "aws-cdk-lib";
-import { Match, Template } from "aws-cdk-lib/assertions";
-import { AwsSolutionsChecks } from "cdk-nag";
+import { App } from "aws-cdk-lib";
+import { Match } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../infra/config.ts";
-import { SparklessStack } from "../../infra/stacks/sparkless-stack.ts";
+import { SparklessStack, stackNameFor } from "../../infra/stacks/sparkless-stack.ts";
 import { cacheDir } from "../../localstack/paths.ts";
-
-const EXISTING = {
-  "sparkless:clusterMode": "existing",
-  "sparkless:clusterArn":
-    "arn:aws:kafka:eu-west-1:123456789012:cluster/prod-kafka/11111111-2222-3333-4444-555555555555-1",
-  "sparkless:secretArn":
-    "arn:aws:secretsmanager:eu-west-1:123456789012:secret:AmazonMSK_sparkless-AbCdEf",
-  "sparkless:secretKeyArn":
-    "arn:aws:kms:eu-west-1:123456789012:key/11111111-2222-3333-4444-555555555555",
-  "sparkless:vpcId": "vpc-0123456789abcdef0",
-  "sparkless:subnetIds": "subnet-0123456789abcdef0,subnet-0123456789abcdef1",
-  "sparkless:availabilityZones": "eu-west-1a,eu-west-1b",
-  "sparkless:securityGroupId": "sg-0123456789abcdef0",
-};
+import { EXISTING, synth as synthTemplate, twoTopics } from "./template.ts";
 
 /** Synthesizes the stack with cdk-nag's AwsSolutions pack; a finding not acknowledged throws. */
-function synth(context: Record<string, string> = {}) {
-  const app = new App({ context, outdir: mkdtempSync(join(tmpdir(), "sparkless-cdk-")) });
-  const stack = new SparklessStack(app, "Sparkless");
-  Validations.of(app).addPlugins(new AwsSolutionsChecks(app));
-  const assembly = app.synth();
-  return {
-    template: Template.fromStack(stack),
-    file: join(assembly.directory, stack.templateFile),
-  };
-}
+const synth = (context: Record<string, string> = {}) => synthTemplate("stack", context);
 
 let fresh: ReturnType<typeof synth>;
 let existing: ReturnType<typeof synth>;
@@ -91,17 +68,16 @@ describe("event-source mappings", () => {
     fresh.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       Topics: ["transactions"],
       AmazonManagedKafkaEventSourceConfig: {
-        ConsumerGroupId: "sparkless-user-spending-parse-filter",
+        ConsumerGroupId: "sparkless-user-spending-parse-filter-transactions",
       },
       SourceAccessConfigurations: [
         { Type: "SASL_SCRAM_512_AUTH", URI: { Ref: Match.stringLikeRegexp("^KafkaScramSecret") } },
       ],
       BatchSize: 2000,
       StartingPosition: "TRIM_HORIZON",
-      MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
-      DestinationConfig: {
-        OnFailure: { Destination: { "Fn::GetAtt": [Match.stringLikeRegexp("^OnFailure"), "Arn"] } },
-      },
+      MaximumBatchingWindowInSeconds: Match.absent(),
+      MetricsConfig: Match.absent(),
+      DestinationConfig: Match.absent(),
     });
     fresh.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       Topics: ["user-spending.repartition"],
@@ -118,10 +94,24 @@ describe("event-source mappings", () => {
     tuned.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       Topics: ["transactions"],
       ProvisionedPollerConfig: { MinimumPollers: 2, MaximumPollers: 10 },
+      MetricsConfig: { Metrics: ["EventCount", "ErrorCount", "KafkaMetrics"] },
       FilterCriteria: {
         Filters: [{ Pattern: JSON.stringify({ value: { user: [{ exists: true }] } }) }],
       },
     });
+  });
+
+  it("map every source topic of a pipeline that reads two, each with its own consumer group", () => {
+    const two = synthTemplate("two", {}, twoTopics);
+    for (const topic of ["transactions", "refunds"]) {
+      two.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+        Topics: [topic],
+        AmazonManagedKafkaEventSourceConfig: {
+          ConsumerGroupId: `sparkless-two-topics-parse-filter-${topic}`,
+        },
+      });
+    }
+    two.template.resourceCountIs("AWS::Lambda::EventSourceMapping", 3);
   });
 
   it("read an existing cluster by ARN without creating one", () => {
@@ -160,7 +150,6 @@ describe("functions and permissions", () => {
             Action: ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
             Resource: { "Fn::GetAtt": [Match.stringLikeRegexp("^KafkaCluster"), "Arn"] },
           }),
-          Match.objectLike({ Action: Match.arrayWith(["sqs:SendMessage"]) }),
         ]),
       },
     });
@@ -200,16 +189,14 @@ describe("state, schedule and alarms", () => {
     });
   });
 
-  it("alarms on each mapping's OffsetLag and each consumer group's MSK lag", () => {
-    const mappingRefs = Object.keys(
-      fresh.template.findResources("AWS::Lambda::EventSourceMapping"),
-    );
-    for (const ref of mappingRefs) {
+  it("alarms on each mapped function's OffsetLag and each consumer group's MSK lag", () => {
+    for (const fn of ["FunctionsParseFilter", "FunctionsWindow"]) {
       fresh.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
         Namespace: "AWS/Lambda",
         MetricName: "OffsetLag",
-        Dimensions: [{ Name: "EventSourceMappingUUID", Value: { Ref: ref } }],
+        Dimensions: [{ Name: "FunctionName", Value: { Ref: Match.stringLikeRegexp(`^${fn}`) } }],
         Threshold: 10_000,
+        TreatMissingData: "missing",
       });
     }
     for (const metric of ["MaxOffsetLag", "EstimatedMaxTimeLag"]) {
@@ -227,10 +214,33 @@ describe("state, schedule and alarms", () => {
       MetricName: "invalid",
       Namespace: "sparkless",
     });
-    fresh.template.hasResourceProperties("AWS::CloudWatch::Alarm", {
-      MetricName: "ApproximateNumberOfMessagesVisible",
-    });
     fresh.template.resourceCountIs("AWS::CloudWatch::Dashboard", 1);
+  });
+});
+
+describe("deployment", () => {
+  it("names the stack after the pipeline, so a second pipeline is a second stack", () => {
+    expect(stackNameFor("user-spending")).toBe("Sparkless-user-spending");
+  });
+
+  it("adds a Session Manager bastion and its endpoints when asked", () => {
+    const withBastion = synth({ "sparkless:bastion": "true" });
+    withBastion.template.hasResourceProperties("AWS::EC2::Instance", {
+      InstanceType: "t4g.nano",
+      Monitoring: true,
+    });
+    const endpoints = Object.values(
+      withBastion.template.findResources("AWS::EC2::VPCEndpoint"),
+    ).map((e) => JSON.stringify(e.Properties.ServiceName));
+    for (const service of ["ssm", "ssmmessages", "ec2messages"])
+      expect(
+        endpoints.some((name) => name.endsWith(`.${service}"]]}`)),
+        service,
+      ).toBe(true);
+    expect(Object.keys(withBastion.template.toJSON().Outputs)).toEqual(
+      expect.arrayContaining(["BastionInstanceId", "VpcCidr"]),
+    );
+    fresh.template.resourceCountIs("AWS::EC2::Instance", 0);
   });
 });
 
@@ -249,10 +259,16 @@ describe("configuration errors fail synth with a message naming the setting", ()
       "must be a Secrets Manager secret named AmazonMSK_",
     ],
     [{ ...EXISTING, "sparkless:availabilityZones": "eu-west-1a" }, "one zone per subnet"],
-    [{ "sparkless:brokers": "3" }, "must be a multiple of the 2 availability zones"],
+    [{ "sparkless:brokers": "4" }, "must be a multiple of the 3 availability zones"],
+    [{ "sparkless:zones": "4" }, "context 'sparkless:zones' must be 3 (or 2"],
     [
       { "sparkless:memoryMb": "64" },
-      "context 'sparkless:memoryMb' must be a number from 128 to 10240",
+      "context 'sparkless:memoryMb' must be a whole number from 128 to 10240",
+    ],
+    [{ "sparkless:brokers": "3.5" }, "'sparkless:brokers' must be a whole number"],
+    [
+      { ...EXISTING, "sparkless:bastion": "true" },
+      "'sparkless:bastion' needs 'sparkless:clusterMode=new'",
     ],
     [
       { "sparkless:minPollers": "5", "sparkless:maxPollers": "2" },
@@ -289,7 +305,10 @@ describe("cfn-lint", () => {
         env: { ...process.env, PYTHONPATH: target },
         encoding: "utf8",
       });
-    expect(lint(fresh.file)).toBe("");
-    expect(lint(existing.file)).toBe("");
+    const more = [
+      synthTemplate("two topics", { ...EXISTING }, twoTopics),
+      synth({ "sparkless:bastion": "true", "sparkless:zones": "2", "sparkless:minPollers": "1" }),
+    ];
+    for (const { file } of [fresh, existing, ...more]) expect(lint(file), file).toBe("");
   });
 });
