@@ -85,6 +85,10 @@ async function committed(groupId: string, topic: string): Promise<number[]> {
 }
 
 describe("the local event-source-mapping runner", () => {
+  // The MSK event: records grouped by "<topic>-<partition>", key and value base64, headers as byte
+  // arrays; BatchSize is the most records per invocation.
+  // https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html (example event)
+  // https://docs.aws.amazon.com/lambda/latest/dg/msk-esm-parameters.html
   it("invokes with AWS's event shape and never more than batchSize records", async () => {
     // Prepare
     const topic = await topicWith(250);
@@ -212,6 +216,7 @@ describe("the local event-source-mapping runner", () => {
     expect(await committed(groupId, topic)).toEqual([10]);
   });
 
+  // AWS does not document the Kafka mapping's backoff; ours grows exponentially to a ceiling.
   it("waits longer before each retry, up to a ceiling", () => {
     const config = { retryBackoffMs: 100, maxRetryBackoffMs: 1_000 };
     expect([1, 2, 3, 4, 5, 6, 50].map((retry) => retryBackoffMs(retry, config))).toEqual([
@@ -221,6 +226,8 @@ describe("the local event-source-mapping runner", () => {
     expect(retryBackoffMs(40, {})).toBe(30_000);
   });
 
+  // "After successful processing, your Kafka topic is committed to your Kafka cluster."
+  // https://docs.aws.amazon.com/lambda/latest/dg/with-msk-process.html
   it("does not commit a batch whose handler has not succeeded", async () => {
     // Prepare
     const topic = await topicWith(3);
@@ -244,6 +251,8 @@ describe("the local event-source-mapping runner", () => {
     expect(await committed(groupId, topic)).toEqual([-1]);
   });
 
+  // StartingPosition: AT_TIMESTAMP, TRIM_HORIZON or LATEST.
+  // https://docs.aws.amazon.com/lambda/latest/dg/msk-esm-parameters.html
   it("starts from the end with LATEST and at a time with AT_TIMESTAMP, when the group has no offsets", async () => {
     // Prepare: 5 old records, then a time mark, then 5 new ones.
     const topic = await topicWith(5);
@@ -273,6 +282,7 @@ describe("the local event-source-mapping runner", () => {
     expect(atTime).toEqual([5, 6, 7, 8, 9]);
   });
 
+  // https://docs.aws.amazon.com/lambda/latest/dg/with-msk-filtering.html
   it("applies filter criteria: non-matching records are committed without an invocation", async () => {
     // Prepare: values {"n": 0..19}; keep n >= 15.
     const topic = await topicWith(20);
@@ -366,6 +376,7 @@ describe("the local event-source-mapping runner", () => {
     expect(waitedMs).toBeLessThan(1_500);
   });
 
+  // Same page: "The batch size is met."
   it("invokes as soon as the batch size is met, without waiting for the window", async () => {
     // Prepare: 120 records; batches of 50 with a 3-second window.
     const topic = await topicWith(0);
@@ -471,6 +482,8 @@ describe("the local event-source-mapping runner", () => {
     expect(maxRunning).toBeGreaterThan(1);
   });
 
+  // A partition's retries hold back that partition only (each is read sequentially on its own).
+  // https://docs.aws.amazon.com/lambda/latest/dg/with-msk-process.html
   it("lets the other partitions go on while one partition's batch is being retried", async () => {
     // Prepare: partition 0's first batch fails for 2 s.
     const topic = await topicWith(60, 3);
