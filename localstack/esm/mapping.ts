@@ -25,6 +25,11 @@ export interface MappingConfig {
    * @default -1 (AWS)
    */
   readonly maximumRetryAttempts?: number;
+  /**
+   * Provisioned mode (`ProvisionedPollerConfig`): AWS accepts the error-handling controls
+   * (`MaximumRetryAttempts` among them) only then. @default false (on-demand pollers)
+   */
+  readonly provisionedPollers?: boolean;
   /** First wait before a retry; doubles each retry up to `maxRetryBackoffMs`. @default 200 */
   readonly retryBackoffMs?: number;
   /** @default 30000 */
@@ -121,6 +126,25 @@ export function retryLimit(
 
 /** "When you configure both infinite retries and an on-failure destination, … 10 retry attempts." */
 export const AWS_RETRY_CAP_WITH_DESTINATION = 10;
+
+/**
+ * Refuses settings AWS would refuse: error-handling controls need provisioned pollers ("choose
+ * Provisioned mode to configure error handling controls").
+ * https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+ */
+export function checkMappingConfig(config: MappingConfig): void {
+  if (config.maximumRetryAttempts !== undefined && !config.provisionedPollers) {
+    throw new Error(
+      `mapping '${config.name}': maximumRetryAttempts needs provisioned pollers (provisionedPollers: true); on-demand mappings retry until the batch succeeds`,
+    );
+  }
+  const retries = config.maximumRetryAttempts;
+  if (retries !== undefined && !(retries === -1 || (Number.isInteger(retries) && retries >= 0))) {
+    throw new Error(
+      `mapping '${config.name}': maximumRetryAttempts must be -1 (until success) or 0–10000, got ${retries}`,
+    );
+  }
+}
 
 /**
  * The wait before retry number `retry` (1-based). AWS does not document the Kafka mapping's

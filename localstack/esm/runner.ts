@@ -4,6 +4,7 @@ import { type KafkaConnection, toKafkaJsConfig } from "../../shared/kafka/connec
 import { encodeMskRecord, type MskEvent, type MskEventRecord } from "../../shared/msk/event.ts";
 import { compileFilterCriteria } from "./filter-criteria.ts";
 import {
+  checkMappingConfig,
   emptyPartitionStats,
   type MappingConfig,
   type PartitionStats,
@@ -90,6 +91,7 @@ export class EventSourceMappingRunner {
     private readonly connection: KafkaConnection,
     readonly config: MappingConfig,
   ) {
+    checkMappingConfig(config);
     this.kafka = new Kafka(
       toKafkaJsConfig(connection, `esm-${config.name}`, { logLevel: logLevel.ERROR }),
     );

@@ -216,6 +216,18 @@ describe("the local event-source-mapping runner", () => {
     expect(await committed(groupId, topic)).toEqual([10]);
   });
 
+  // "Under Event poller configuration, choose Provisioned mode to configure error handling
+  // controls" — MaximumRetryAttempts among them.
+  // https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+  it("refuses a retry limit without provisioned pollers, naming the setting", () => {
+    const config = { topics: ["t"], handler: async () => {}, maximumRetryAttempts: 3 };
+    expect(() => run(config)).toThrow(/maximumRetryAttempts needs provisioned pollers/);
+    expect(() => run({ ...config, provisionedPollers: true, maximumRetryAttempts: -2 })).toThrow(
+      /-1 \(until success\) or 0–10000/,
+    );
+    expect(retryLimit(config)).toBe(3);
+  });
+
   // AWS does not document the Kafka mapping's backoff; ours grows exponentially to a ceiling.
   it("waits longer before each retry, up to a ceiling", () => {
     const config = { retryBackoffMs: 100, maxRetryBackoffMs: 1_000 };
