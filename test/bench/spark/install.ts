@@ -42,9 +42,39 @@ export interface SparkInstall {
  */
 export async function ensureSpark(log: (line: string) => void): Promise<SparkInstall> {
   const startedMs = Date.now();
+  const python = await ensurePySpark(log);
+  // The connector's jars come through the same Maven cache as the local servers' jars.
+  const jarsDir = await ensureJars("spark-kafka", log);
+  const installSeconds = (Date.now() - startedMs) / 1000;
+  const diskMb = (folderBytes(sparkCache) + folderBytes(jarsDir)) / 2 ** 20;
+  if (installSeconds > 1)
+    log(`Spark installed in ${installSeconds.toFixed(0)} s, ${diskMb.toFixed(0)} MB on disk.`);
+  return {
+    sparkSubmit: join(venvDir, "bin", "spark-submit"),
+    python,
+    jars: readdirSync(jarsDir)
+      .filter((f) => f.endsWith(".jar"))
+      .map((f) => join(jarsDir, f)),
+    installSeconds: installSeconds > 1 ? installSeconds : 0,
+    diskMb,
+  };
+}
+
+/**
+ * PySpark alone (what a batch job such as the parity test needs: no Kafka connector), into
+ * `.cache/spark/venv`, once. pip is quiet for most of its minute (a 317 MB download, then a
+ * wheel build), so a line every 10 s says it is still at work. Returns the venv's python.
+ */
+export async function ensurePySpark(log: (line: string) => void): Promise<string> {
   const python = join(venvDir, "bin", "python");
-  if (readStamp(venvDir) !== SPARK_VERSION) {
-    log(`Installing PySpark ${SPARK_VERSION} into ${venvDir} from PyPI (first run only, ~320 MB)…`);
+  if (readStamp(venvDir) === SPARK_VERSION) return python;
+  const startedMs = Date.now();
+  log(`Installing PySpark ${SPARK_VERSION} into ${venvDir} from PyPI (first run only, ~320 MB)…`);
+  const heartbeat = setInterval(
+    () => log(`  … pip still working (${((Date.now() - startedMs) / 1000).toFixed(0)} s)`),
+    10_000,
+  );
+  try {
     rmSync(venvDir, { recursive: true, force: true });
     mkdirSync(sparkCache, { recursive: true });
     await runLogged("python3", ["-m", "venv", venvDir], log);
@@ -62,22 +92,11 @@ export async function ensureSpark(log: (line: string) => void): Promise<SparkIns
       log,
     );
     writeFileSync(join(venvDir, STAMP), SPARK_VERSION);
+  } finally {
+    clearInterval(heartbeat);
   }
-  // The connector's jars come through the same Maven cache as the local servers' jars.
-  const jarsDir = await ensureJars("spark-kafka", log);
-  const installSeconds = (Date.now() - startedMs) / 1000;
-  const diskMb = (folderBytes(sparkCache) + folderBytes(jarsDir)) / 2 ** 20;
-  if (installSeconds > 1)
-    log(`Spark installed in ${installSeconds.toFixed(0)} s, ${diskMb.toFixed(0)} MB on disk.`);
-  return {
-    sparkSubmit: join(venvDir, "bin", "spark-submit"),
-    python,
-    jars: readdirSync(jarsDir)
-      .filter((f) => f.endsWith(".jar"))
-      .map((f) => join(jarsDir, f)),
-    installSeconds: installSeconds > 1 ? installSeconds : 0,
-    diskMb,
-  };
+  log(`PySpark installed in ${((Date.now() - startedMs) / 1000).toFixed(0)} s.`);
+  return python;
 }
 
 function readStamp(dir: string): string | undefined {
