@@ -1,19 +1,28 @@
-import { ConditionalCheckFailedException, type ConsumedCapacity } from "@aws-sdk/client-dynamodb";
+import {
+  ConditionalCheckFailedException,
+  type ConsumedCapacity,
+  TransactionCanceledException,
+} from "@aws-sdk/client-dynamodb";
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
   PutCommand,
   QueryCommand,
+  TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
 import { ShardTooLargeError } from "./errors.ts";
+import { itemSizeBytes } from "./item-size.ts";
 import { keys, partitionOfSk } from "./keys.ts";
 import { STATE_TABLE } from "./table.ts";
 import {
   emptyStats,
+  type OpenedEnds,
   type PartitionProgress,
   type PipelineProgress,
+  requireOpened,
   type ShardId,
+  type StateLayout,
   type StoredShard,
   shardKey,
   type WindowStore,
@@ -22,9 +31,11 @@ import {
 // BatchGetItem takes at most 100 keys per call.
 // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_BatchGetItem.html
 const BATCH_GET_LIMIT = 100;
-const MAX_UNPROCESSED_ROUNDS = 8;
+// A BatchGetItem answer holds at most 16 MB, so 100 shards near 400 KB take three rounds; the
+// rest is throttling, retried with capped backoff (Lambda's timeout bounds it).
+const MAX_UNPROCESSED_ROUNDS = 30;
 
-interface ShardItem {
+type ShardItem = {
   pk: string;
   sk: string;
   partition: number;
@@ -37,11 +48,16 @@ interface ShardItem {
   version: number;
   closedAtMs?: number;
   expiresAt?: number;
-}
+  /** Set on a split node: its keys are in its two children. */
+  splitInto?: 2;
+  path?: string;
+};
 
-// DynamoDB's item limit is 400 KB; this leaves room for the keys and attributes around the entries.
+// DynamoDB's item limit is 400 KB, counting every attribute's name and value; the margin covers
+// the estimate's rounding. A shard is split before it would cross it (window-protocol.ts).
 // https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ServiceQuotas.html#limits-items
-const MAX_ENTRIES_BYTES = 380_000;
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html
+export const MAX_ITEM_BYTES = 400 * 1024 - 2_048;
 
 /** {@link WindowStore} on the state table, through an injected document client. */
 export class DynamoDbWindowStore implements WindowStore {
@@ -54,6 +70,7 @@ export class DynamoDbWindowStore implements WindowStore {
 
   async readProgress(pipeline: string): Promise<PipelineProgress> {
     let watermarkMs: number | undefined;
+    let layout: StateLayout | undefined;
     const partitions: PartitionProgress[] = [];
     const items = await this.queryAll({
       KeyConditionExpression: "pk = :pk",
@@ -63,42 +80,64 @@ export class DynamoDbWindowStore implements WindowStore {
     for (const item of items) {
       const partition = partitionOfSk(item.sk as string);
       if (item.sk === keys.watermarkSk) watermarkMs = item.watermarkMs as number;
-      else if (partition !== undefined) {
+      else if (item.sk === keys.layoutSk) {
+        layout = {
+          partitions: item.partitions as number,
+          stateBuckets: item.stateBuckets as number,
+        };
+      } else if (partition !== undefined) {
         partitions.push({
           partition,
-          maxEventTimeMs: item.maxEventTimeMs as number,
-          updatedAtMs: item.updatedAtMs as number,
+          maxEventTimeMs: item.maxEventTimeMs as number | undefined,
+          updatedAtMs: (item.updatedAtMs as number | undefined) ?? 0,
           openEndsMs: [...((item.openEnds as Set<number> | undefined) ?? [])].sort((a, b) => a - b),
         });
       }
     }
-    return { watermarkMs, partitions };
+    return { watermarkMs, partitions, layout };
   }
 
-  async recordProgress(
+  async recordLayout(pipeline: string, layout: StateLayout): Promise<boolean> {
+    return this.unlessConditionFails(async () => {
+      const answer = await this.client.send(
+        new PutCommand({
+          TableName: this.tableName,
+          Item: { pk: keys.progressPk(pipeline), sk: keys.layoutSk, ...layout },
+          ConditionExpression:
+            "attribute_not_exists(pk) OR (#partitions = :p AND stateBuckets = :b)",
+          ExpressionAttributeNames: { "#partitions": "partitions" },
+          ExpressionAttributeValues: { ":p": layout.partitions, ":b": layout.stateBuckets },
+          ReturnConsumedCapacity: "TOTAL",
+        }),
+      );
+      this.count(answer.ConsumedCapacity, "write");
+    });
+  }
+
+  async openWindows(
     pipeline: string,
     partition: number,
-    maxEventTimeMs: number,
-    openedEndsMs: readonly number[],
+    endsMs: readonly number[],
     nowMs: number,
-  ): Promise<void> {
-    const key = { pk: keys.progressPk(pipeline), sk: keys.partitionSk(partition) };
+  ): Promise<OpenedEnds> {
     await this.update({
       TableName: this.tableName,
-      Key: key,
+      Key: { pk: keys.progressPk(pipeline), sk: keys.partitionSk(partition) },
       UpdateExpression:
-        openedEndsMs.length > 0
-          ? "SET updatedAtMs = :now ADD openEnds :ends"
-          : "SET updatedAtMs = :now",
+        endsMs.length > 0 ? "SET updatedAtMs = :now ADD openEnds :ends" : "SET updatedAtMs = :now",
       ExpressionAttributeValues: {
         ":now": nowMs,
-        ...(openedEndsMs.length > 0 ? { ":ends": new Set(openedEndsMs) } : {}),
+        ...(endsMs.length > 0 ? { ":ends": new Set(endsMs) } : {}),
       },
     });
+    return { partition, endsMs: new Set(endsMs) };
+  }
+
+  async recordProgress(pipeline: string, partition: number, maxEventTimeMs: number): Promise<void> {
     // Never lowers it: a retried or racing invocation may bring an older maximum.
     await this.updateIf({
       TableName: this.tableName,
-      Key: key,
+      Key: { pk: keys.progressPk(pipeline), sk: keys.partitionSk(partition) },
       UpdateExpression: "SET maxEventTimeMs = :m",
       ConditionExpression: "attribute_not_exists(maxEventTimeMs) OR maxEventTimeMs < :m",
       ExpressionAttributeValues: { ":m": maxEventTimeMs },
@@ -132,14 +171,14 @@ export class DynamoDbWindowStore implements WindowStore {
     for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
       let pending: Array<Record<string, unknown>> = unique
         .slice(i, i + BATCH_GET_LIMIT)
-        .map((id) => keys.shard(pipeline, id.partition, id.bucket, id.startMs, id.endMs));
+        .map((id) => keys.shard(pipeline, id.partition, id.bucket, id.startMs, id.endMs, id.path));
       for (let round = 0; pending.length > 0; round++) {
         if (round === MAX_UNPROCESSED_ROUNDS) {
           throw new Error(
             `BatchGetItem left ${pending.length} keys unprocessed after ${round} rounds`,
           );
         }
-        if (round > 0) await new Promise((r) => setTimeout(r, 25 * 2 ** round));
+        if (round > 0) await new Promise((r) => setTimeout(r, Math.min(25 * 2 ** round, 1_000)));
         const answer = await this.client.send(
           new BatchGetCommand({
             RequestItems: { [this.tableName]: { Keys: pending, ConsistentRead: true } },
@@ -157,34 +196,95 @@ export class DynamoDbWindowStore implements WindowStore {
     return found;
   }
 
+  fits(pipeline: string, shard: StoredShard): boolean {
+    return itemSizeBytes(toItem(pipeline, shard)) <= MAX_ITEM_BYTES;
+  }
+
   async putShard(
+    pipeline: string,
+    opened: OpenedEnds,
+    shard: StoredShard,
+    expectedVersion: number | undefined,
+  ): Promise<boolean> {
+    requireOpened(opened, shard);
+    return this.writeShard(pipeline, shard, expectedVersion);
+  }
+
+  async splitShard(
+    pipeline: string,
+    opened: OpenedEnds,
+    shard: StoredShard,
+    children: readonly [StoredShard, StoredShard],
+  ): Promise<boolean> {
+    requireOpened(opened, shard);
+    const leafKey = keys.shard(
+      pipeline,
+      shard.partition,
+      shard.bucket,
+      shard.startMs,
+      shard.endMs,
+      shard.path,
+    );
+    const becomesSplit = toItem(pipeline, {
+      ...shard,
+      entries: new Map(),
+      version: shard.version + 1,
+      split: true,
+    });
+    // One transaction: the leaf turns into a split node (if still open at the version read, or
+    // still absent) and both children appear with its keys; no reader sees half of it.
+    // https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_TransactWriteItems.html
+    try {
+      const answer = await this.client.send(
+        new TransactWriteCommand({
+          TransactItems: [
+            {
+              Put: {
+                TableName: this.tableName,
+                Item: { ...becomesSplit, ...leafKey },
+                ...(shard.version === 0
+                  ? { ConditionExpression: "attribute_not_exists(pk)" }
+                  : {
+                      ConditionExpression:
+                        "version = :read AND attribute_not_exists(closedAtMs) AND attribute_not_exists(splitInto)",
+                      ExpressionAttributeValues: { ":read": shard.version },
+                    }),
+              },
+            },
+            ...children.map((child) => {
+              const item = toItem(pipeline, child);
+              if (itemSizeBytes(item) > MAX_ITEM_BYTES) throw tooLarge(pipeline, child);
+              return {
+                Put: {
+                  TableName: this.tableName,
+                  Item: item,
+                  ConditionExpression: "attribute_not_exists(pk)",
+                },
+              };
+            }),
+          ],
+          ReturnConsumedCapacity: "TOTAL",
+        }),
+      );
+      this.count(answer.ConsumedCapacity, "write");
+      return true;
+    } catch (error) {
+      // A failed condition, or another transaction on the same items: re-read and decide again.
+      if (error instanceof TransactionCanceledException) {
+        this.countConflict();
+        return false;
+      }
+      throw error;
+    }
+  }
+
+  private async writeShard(
     pipeline: string,
     shard: StoredShard,
     expectedVersion: number | undefined,
   ): Promise<boolean> {
-    const entries = JSON.stringify(Object.fromEntries(shard.entries));
-    const entriesBytes = Buffer.byteLength(entries);
-    if (entriesBytes > MAX_ENTRIES_BYTES) {
-      throw new ShardTooLargeError(
-        `pipeline '${pipeline}': the window state of partition ${shard.partition}, bucket ${shard.bucket} ` +
-          `would hold ${shard.entries.size} group keys (${Math.round(entriesBytes / 1024)} KB), ` +
-          "more than a DynamoDB item takes: raise the pipeline's stateBuckets (on a drained pipeline)",
-      );
-    }
-    const item: ShardItem = {
-      ...keys.shard(pipeline, shard.partition, shard.bucket, shard.startMs, shard.endMs),
-      partition: shard.partition,
-      bucket: shard.bucket,
-      startMs: shard.startMs,
-      endMs: shard.endMs,
-      entries,
-      applied: { ...shard.applied },
-      version: shard.version,
-      ...(shard.closedAtMs === undefined ? {} : { closedAtMs: shard.closedAtMs }),
-      ...(shard.expiresAtMs === undefined
-        ? {}
-        : { expiresAt: Math.ceil(shard.expiresAtMs / 1000) }),
-    };
+    const item = toItem(pipeline, shard);
+    if (itemSizeBytes(item) > MAX_ITEM_BYTES) throw tooLarge(pipeline, shard);
     return this.unlessConditionFails(async () => {
       const answer = await this.client.send(
         new PutCommand({
@@ -193,7 +293,9 @@ export class DynamoDbWindowStore implements WindowStore {
           ...(expectedVersion === undefined
             ? { ConditionExpression: "attribute_not_exists(pk)" }
             : {
-                ConditionExpression: "version = :expected",
+                // SHARD_TRANSITIONS.write: from open only (a closed or split item never reopens).
+                ConditionExpression:
+                  "version = :expected AND attribute_not_exists(closedAtMs) AND attribute_not_exists(splitInto)",
                 ExpressionAttributeValues: { ":expected": expectedVersion },
               }),
           ReturnConsumedCapacity: "TOTAL",
@@ -212,13 +314,14 @@ export class DynamoDbWindowStore implements WindowStore {
   ): Promise<boolean> {
     if (readVersion === undefined) {
       const empty = { ...id, entries: new Map(), applied: {}, version: 1, closedAtMs, expiresAtMs };
-      return this.putShard(pipeline, empty, undefined);
+      return this.writeShard(pipeline, empty, undefined);
     }
     return this.updateIf({
       TableName: this.tableName,
-      Key: keys.shard(pipeline, id.partition, id.bucket, id.startMs, id.endMs),
+      Key: keys.shard(pipeline, id.partition, id.bucket, id.startMs, id.endMs, id.path),
       UpdateExpression: "SET closedAtMs = :at, #ttl = :ttl, version = :next",
-      ConditionExpression: "version = :read AND attribute_not_exists(closedAtMs)",
+      ConditionExpression:
+        "version = :read AND attribute_not_exists(closedAtMs) AND attribute_not_exists(splitInto)",
       ExpressionAttributeNames: { "#ttl": STATE_TABLE.ttlAttribute },
       ExpressionAttributeValues: {
         ":at": closedAtMs,
@@ -294,15 +397,41 @@ export class DynamoDbWindowStore implements WindowStore {
   }
 }
 
+function toItem(pipeline: string, shard: StoredShard): ShardItem {
+  return {
+    ...keys.shard(pipeline, shard.partition, shard.bucket, shard.startMs, shard.endMs, shard.path),
+    partition: shard.partition,
+    bucket: shard.bucket,
+    startMs: shard.startMs,
+    endMs: shard.endMs,
+    ...(shard.path ? { path: shard.path } : {}),
+    entries: JSON.stringify(Object.fromEntries(shard.entries)),
+    applied: { ...shard.applied },
+    version: shard.version,
+    ...(shard.closedAtMs === undefined ? {} : { closedAtMs: shard.closedAtMs }),
+    ...(shard.expiresAtMs === undefined ? {} : { expiresAt: Math.ceil(shard.expiresAtMs / 1000) }),
+    ...(shard.split ? { splitInto: 2 as const } : {}),
+  };
+}
+
+function tooLarge(pipeline: string, shard: StoredShard): ShardTooLargeError {
+  return new ShardTooLargeError(
+    `pipeline '${pipeline}': window shard ${shardKey(shard)} would exceed DynamoDB's 400 KB item ` +
+      `limit (${shard.entries.size} group keys); the protocol splits shards before this, so this is a bug`,
+  );
+}
+
 function fromItem(item: ShardItem): StoredShard {
   return {
     partition: item.partition,
     bucket: item.bucket,
     startMs: item.startMs,
     endMs: item.endMs,
+    ...(item.path ? { path: item.path } : {}),
     entries: new Map(Object.entries(JSON.parse(item.entries) as Record<string, unknown>)),
     applied: item.applied ?? {},
     version: item.version,
     ...(item.closedAtMs === undefined ? {} : { closedAtMs: item.closedAtMs }),
+    ...(item.splitInto ? { split: true as const } : {}),
   };
 }

@@ -4,21 +4,31 @@
  * | item | pk | sk | why |
  * |---|---|---|---|
  * | window shard | `w#<pipeline>#<repartition partition>#<bucket>` | `<start ms>#<end ms>` | the group keys of one bucket in one window, as a map key → aggregation state: a batch writes one item per bucket and window it touches, not one per key; partition × bucket partition keys spread the writes |
- * | partition progress | `p#<pipeline>` | `part#<repartition partition>` | max event time and the window ends still open there; one item per Kafka partition, written by that partition's invocation only |
+ * | split shard | same | `<start ms>#<end ms>#<path>` | a shard that would outgrow 400 KB is split: the root (or node) keeps `split: true` and no keys, its keys move to `path + "0"` / `path + "1"` by a second hash (`splitBitOf`); readers walk down from the root |
+ * | partition progress | `p#<pipeline>` | `part#<repartition partition>` | max event time and the window ends still open there (`openEnds`, recorded before their state is written); one item per Kafka partition, written by that partition's invocation only |
  * | watermark | `p#<pipeline>` | `watermark` | the pipeline's watermark, monotonic; one Query on `p#<pipeline>` reads it with every partition's progress |
+ * | layout | `p#<pipeline>` | `layout` | `partitions` and `stateBuckets` the state was written with; a pipeline whose definition differs refuses to run |
  *
  * A window is identified by its end (all windows of a pipeline have one size), so closing the
  * windows that end at one time in one partition reads its `stateBuckets` shards by key: no index,
  * no scan. The window's state is queryable by the same keys (`entries.<group key>`).
  */
 export const keys = {
-  shard: (pipeline: string, partition: number, bucket: number, startMs: number, endMs: number) => ({
+  shard: (
+    pipeline: string,
+    partition: number,
+    bucket: number,
+    startMs: number,
+    endMs: number,
+    path = "",
+  ) => ({
     pk: `w#${pipeline}#${partition}#${bucket}`,
-    sk: `${startMs}#${endMs}`,
+    sk: path ? `${startMs}#${endMs}#${path}` : `${startMs}#${endMs}`,
   }),
   progressPk: (pipeline: string) => `p#${pipeline}`,
   partitionSk: (partition: number) => `part#${partition}`,
   watermarkSk: "watermark",
+  layoutSk: "layout",
 } as const;
 
 /** Reads the partition number back from a progress item's sort key, or undefined for others. */

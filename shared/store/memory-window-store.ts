@@ -1,57 +1,70 @@
 import {
   emptyStats,
+  type OpenedEnds,
   type PipelineProgress,
+  requireOpened,
+  SHARD_TRANSITIONS,
   type ShardId,
+  type StateLayout,
   type StoredShard,
   shardKey,
+  shardState,
   type WindowStore,
 } from "./window-store.ts";
 
+interface MemoryProgress {
+  maxEventTimeMs: number | undefined;
+  updatedAtMs: number;
+  openEnds: Set<number>;
+}
+
 /**
- * {@link WindowStore} in memory, with the DynamoDB implementation's conditions (version checks,
- * monotonic progress, emit-once), for unit tests of the use cases. Not for production: state
- * must outlive a Lambda container.
+ * {@link WindowStore} in memory, with the DynamoDB implementation's conditions (the guards of
+ * {@link SHARD_TRANSITIONS}, monotonic progress), for unit tests of the use cases. Not for
+ * production: state must outlive a Lambda container. `maxItemBytes` lets a test reach the split
+ * path with small shards.
  */
 export class MemoryWindowStore implements WindowStore {
   readonly stats = emptyStats();
   private readonly shards = new Map<string, StoredShard>();
   private readonly watermarks = new Map<string, number>();
-  private readonly progress = new Map<
-    string,
-    Map<number, { maxEventTimeMs: number; openEnds: Set<number> }>
-  >();
+  private readonly layouts = new Map<string, StateLayout>();
+  private readonly progress = new Map<string, Map<number, MemoryProgress>>();
+
+  constructor(private readonly maxItemBytes = 350_000) {}
 
   async readProgress(pipeline: string): Promise<PipelineProgress> {
     this.stats.calls++;
-    const partitions = [...(this.progress.get(pipeline) ?? new Map()).entries()]
-      .sort(([a], [b]) => a - b)
-      .map(([partition, p]) => ({
-        partition,
-        maxEventTimeMs: p.maxEventTimeMs,
-        updatedAtMs: p.updatedAtMs,
-        openEndsMs: [...p.openEnds].sort((a, b) => a - b),
-      }));
-    return { watermarkMs: this.watermarks.get(pipeline), partitions };
+    return this.progressNow(pipeline);
   }
 
-  async recordProgress(
+  async recordLayout(pipeline: string, layout: StateLayout): Promise<boolean> {
+    this.stats.calls++;
+    const recorded = this.layouts.get(pipeline);
+    if (!recorded) this.layouts.set(pipeline, { ...layout });
+    return (
+      !recorded ||
+      (recorded.partitions === layout.partitions && recorded.stateBuckets === layout.stateBuckets)
+    );
+  }
+
+  async openWindows(
     pipeline: string,
     partition: number,
-    maxEventTimeMs: number,
-    openedEndsMs: readonly number[],
+    endsMs: readonly number[],
     nowMs: number,
-  ) {
-    this.stats.calls += 2;
-    const partitions = this.progress.get(pipeline) ?? new Map();
-    this.progress.set(pipeline, partitions);
-    const current = partitions.get(partition) ?? {
-      maxEventTimeMs: Number.NEGATIVE_INFINITY,
-      openEnds: new Set(),
-    };
-    current.maxEventTimeMs = Math.max(current.maxEventTimeMs, maxEventTimeMs);
+  ): Promise<OpenedEnds> {
+    this.stats.calls++;
+    const current = this.partitionProgress(pipeline, partition);
     current.updatedAtMs = nowMs;
-    for (const end of openedEndsMs) current.openEnds.add(end);
-    partitions.set(partition, current);
+    for (const end of endsMs) current.openEnds.add(end);
+    return { partition, endsMs: new Set(endsMs) };
+  }
+
+  async recordProgress(pipeline: string, partition: number, maxEventTimeMs: number) {
+    this.stats.calls++;
+    const current = this.partitionProgress(pipeline, partition);
+    current.maxEventTimeMs = Math.max(current.maxEventTimeMs ?? maxEventTimeMs, maxEventTimeMs);
   }
 
   async advanceWatermark(pipeline: string, watermarkMs: number): Promise<void> {
@@ -79,19 +92,62 @@ export class MemoryWindowStore implements WindowStore {
     return found;
   }
 
+  fits(_pipeline: string, shard: StoredShard): boolean {
+    const bytes = JSON.stringify([Object.fromEntries(shard.entries), shard.applied]).length;
+    return bytes <= this.maxItemBytes;
+  }
+
   async putShard(
     pipeline: string,
+    opened: OpenedEnds,
     shard: StoredShard,
     expectedVersion: number | undefined,
   ): Promise<boolean> {
+    requireOpened(opened, shard);
+    if (!this.fits(pipeline, shard)) throw new Error("shard too large: split it first");
     this.stats.calls++;
     const key = this.key(pipeline, shard);
-    if (this.shards.get(key)?.version !== expectedVersion) {
+    const stored = this.shards.get(key);
+    if (
+      !(SHARD_TRANSITIONS.write.from as readonly string[]).includes(shardState(stored)) ||
+      stored?.version !== expectedVersion
+    ) {
       this.stats.conditionalFailures++;
       return false;
     }
     this.stats.writeCapacityUnits++;
     this.shards.set(key, structuredClone(shard));
+    return true;
+  }
+
+  async splitShard(
+    pipeline: string,
+    opened: OpenedEnds,
+    shard: StoredShard,
+    children: readonly [StoredShard, StoredShard],
+  ): Promise<boolean> {
+    requireOpened(opened, shard);
+    this.stats.calls++;
+    const key = this.key(pipeline, shard);
+    const stored = this.shards.get(key);
+    if (
+      !(SHARD_TRANSITIONS.split.from as readonly string[]).includes(shardState(stored)) ||
+      // version 0: the leaf was absent (one batch alone brings more than an item holds)
+      stored?.version !== (shard.version === 0 ? undefined : shard.version) ||
+      children.some((c) => this.shards.has(this.key(pipeline, c)))
+    ) {
+      this.stats.conditionalFailures++;
+      return false;
+    }
+    this.stats.writeCapacityUnits += 3;
+    this.shards.set(key, {
+      ...shard,
+      entries: new Map(),
+      version: shard.version + 1,
+      split: true,
+    });
+    for (const child of children)
+      this.shards.set(this.key(pipeline, child), structuredClone(child));
     return true;
   }
 
@@ -105,13 +161,52 @@ export class MemoryWindowStore implements WindowStore {
     this.stats.calls++;
     const key = this.key(pipeline, id);
     const shard = this.shards.get(key);
-    if (shard?.version !== readVersion || shard?.closedAtMs !== undefined) {
+    if (
+      !(SHARD_TRANSITIONS.close.from as readonly string[]).includes(shardState(shard)) ||
+      shard?.version !== readVersion
+    ) {
       this.stats.conditionalFailures++;
       return false;
     }
     const closed = { entries: new Map(), applied: {}, ...shard, ...id, closedAtMs, expiresAtMs };
     this.shards.set(key, { ...closed, version: (readVersion ?? 0) + 1 });
     return true;
+  }
+
+  /** Every shard of a pipeline as stored (tests' invariant checks; not a store call). */
+  allShards(pipeline: string): StoredShard[] {
+    return [...this.shards]
+      .filter(([key]) => key.startsWith(`${pipeline}\u0001`))
+      .map(([, shard]) => structuredClone(shard));
+  }
+
+  /** {@link readProgress} without counting a call (tests' invariant checks). */
+  progressNow(pipeline: string): PipelineProgress {
+    const partitions = [...(this.progress.get(pipeline) ?? new Map()).entries()]
+      .sort(([a], [b]) => a - b)
+      .map(([partition, p]: [number, MemoryProgress]) => ({
+        partition,
+        maxEventTimeMs: p.maxEventTimeMs,
+        updatedAtMs: p.updatedAtMs,
+        openEndsMs: [...p.openEnds].sort((a, b) => a - b),
+      }));
+    return {
+      watermarkMs: this.watermarks.get(pipeline),
+      partitions,
+      layout: this.layouts.get(pipeline),
+    };
+  }
+
+  private partitionProgress(pipeline: string, partition: number): MemoryProgress {
+    const partitions = this.progress.get(pipeline) ?? new Map<number, MemoryProgress>();
+    this.progress.set(pipeline, partitions);
+    const current = partitions.get(partition) ?? {
+      maxEventTimeMs: undefined,
+      updatedAtMs: 0,
+      openEnds: new Set<number>(),
+    };
+    partitions.set(partition, current);
+    return current;
   }
 
   private key(pipeline: string, id: ShardId): string {

@@ -1,6 +1,7 @@
 import { aggregatorFor } from "../engine/aggregations.ts";
 import { idleWatermark, isDue, maxOf } from "../engine/watermark.ts";
 import { emitDueWindows, type WindowDeps, watermarkOf } from "./window-batch.ts";
+import { checkLayout } from "./window-protocol.ts";
 
 /**
  * A partition with a batch this recent emits its own due windows (every batch does), so the flush
@@ -23,6 +24,7 @@ export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Pro
   const { pipeline, store } = deps;
   if (pipeline.emit !== "final") return { emitted: 0, watermarkMs: undefined };
   const progress = await store.readProgress(pipeline.name);
+  if (progress.layout) await checkLayout(store, pipeline, progress);
   const nowMs = deps.nowMs();
   const current = watermarkOf(progress, pipeline.watermarkDelayMs);
   const lastEventTimeMs = current.maxEventTimeMs;

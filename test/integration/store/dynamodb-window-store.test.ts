@@ -2,7 +2,12 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { DynamoDbWindowStore } from "../../../shared/store/dynamodb-window-store.ts";
 import { ShardTooLargeError } from "../../../shared/store/errors.ts";
 import { ensureStateTable } from "../../../shared/store/table.ts";
-import { type StoredShard, shardKey } from "../../../shared/store/window-store.ts";
+import {
+  childrenOf,
+  type OpenedEnds,
+  type StoredShard,
+  shardKey,
+} from "../../../shared/store/window-store.ts";
 import { testDocumentClient, testDynamoDb, uniqueName } from "../helpers.ts";
 
 const shard = (
@@ -20,6 +25,12 @@ const shard = (
   ...overrides,
 });
 
+/** An open-ends token for any end: the store tests exercise guards, not the protocol's order. */
+const anyEnd: OpenedEnds = {
+  partition: 0,
+  endsMs: { has: () => true } as unknown as ReadonlySet<number>,
+};
+
 describe("DynamoDbWindowStore on DynamoDB Local", () => {
   const tableName = uniqueName("state");
   let store: DynamoDbWindowStore;
@@ -35,15 +46,17 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
     const created = shard(0, 0);
 
     // Act
-    const first = await store.putShard(pipeline, created, undefined);
-    const createdAgain = await store.putShard(pipeline, created, undefined);
+    const first = await store.putShard(pipeline, anyEnd, created, undefined);
+    const createdAgain = await store.putShard(pipeline, anyEnd, created, undefined);
     const updated = await store.putShard(
       pipeline,
+      anyEnd,
       { ...created, version: 2, entries: new Map([["u1", [3]]]) },
       1,
     );
     const staleUpdate = await store.putShard(
       pipeline,
+      anyEnd,
       { ...created, version: 2, entries: new Map([["u1", [99]]]) },
       1,
     );
@@ -63,7 +76,7 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
     const written = shard(1, 0, { entries: new Map(odd.map((k, i) => [k, [i]])) });
 
     // Act
-    await store.putShard(pipeline, written, undefined);
+    await store.putShard(pipeline, anyEnd, written, undefined);
     const stored = await store.getShards(pipeline, [written]);
 
     // Assess
@@ -73,7 +86,7 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
   it("reads more shards than one BatchGetItem takes", async () => {
     // Prepare: 150 shards, more than the 100 keys a BatchGetItem allows.
     const shards = Array.from({ length: 150 }, (_, i) => shard(i, 3_000_000));
-    await Promise.all(shards.map((w) => store.putShard(pipeline, w, undefined)));
+    await Promise.all(shards.map((w) => store.putShard(pipeline, anyEnd, w, undefined)));
 
     // Act
     const stored = await store.getShards(pipeline, [...shards, shard(999, 3_000_000)]);
@@ -85,7 +98,7 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
   it("closes a shard only over the version it read, and an absent one as an empty tombstone", async () => {
     // Prepare
     const open = shard(0, 600_000, { partition: 3 });
-    await store.putShard(pipeline, open, undefined);
+    await store.putShard(pipeline, { ...anyEnd, partition: 3 }, open, undefined);
     const absent = shard(1, 600_000, { partition: 3 });
 
     // Act
@@ -101,27 +114,77 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
     expect(stored.get(shardKey(absent))).toMatchObject({ version: 1, closedAtMs: 1_000 });
     expect(stored.get(shardKey(absent))?.entries.size).toBe(0);
     // A writer holding the open state, or one that read nothing, can no longer change them.
-    expect(await store.putShard(pipeline, { ...open, version: 2 }, 1)).toBe(false);
-    expect(await store.putShard(pipeline, absent, undefined)).toBe(false);
+    expect(
+      await store.putShard(pipeline, { ...anyEnd, partition: 3 }, { ...open, version: 2 }, 1),
+    ).toBe(false);
+    expect(await store.putShard(pipeline, { ...anyEnd, partition: 3 }, absent, undefined)).toBe(
+      false,
+    );
   });
 
-  it("refuses a shard larger than a DynamoDB item with the setting to change", async () => {
-    // Prepare: ~30,000 keys in one bucket, over DynamoDB's 400 KB item limit.
-    const entries = new Map(Array.from({ length: 30_000 }, (_, i) => [`user-${i}`, [i + 0.25]]));
+  it("says a shard near 400 KB (the applied map counted) does not fit, and refuses to write it", async () => {
+    // Prepare: entries just under the old 380 KB entries-only guard, plus a large applied map.
+    const entries = new Map(Array.from({ length: 21_000 }, (_, i) => [`user-${i}`, [i + 0.25]]));
+    const applied = Object.fromEntries(
+      Array.from({ length: 2_000 }, (_, i) => [`a-long-source-topic-name/${i}`, 1e12 + i]),
+    );
+    const big = shard(5, 0, { entries, applied });
 
     // Act
-    const put = store.putShard(pipeline, shard(5, 0, { entries }), undefined);
+    const put = store.putShard(pipeline, anyEnd, big, undefined);
 
     // Assess
+    expect(store.fits(pipeline, big)).toBe(false);
+    expect(store.fits(pipeline, shard(5, 0))).toBe(true);
     await expect(put).rejects.toThrow(ShardTooLargeError);
-    await expect(put).rejects.toThrow(/raise the pipeline's stateBuckets/);
+  });
+
+  it("splits a shard atomically into two children, once, and only over the version read", async () => {
+    // Prepare
+    const leaf = shard(6, 0, { partition: 0 });
+    await store.putShard(pipeline, anyEnd, leaf, undefined);
+    const [zero, one] = childrenOf(leaf);
+    const children = [
+      { ...zero, entries: new Map([["u1", [1]]]), applied: leaf.applied, version: 1 },
+      { ...one, entries: new Map(), applied: leaf.applied, version: 1 },
+    ] as const;
+
+    // Act
+    const stale = await store.splitShard(pipeline, anyEnd, { ...leaf, version: 9 }, children);
+    const split = await store.splitShard(pipeline, anyEnd, leaf, children);
+    const again = await store.splitShard(pipeline, anyEnd, { ...leaf, version: 2 }, children);
+    const stored = await store.getShards(pipeline, [leaf, zero, one]);
+
+    // Assess
+    expect([stale, split, again]).toEqual([false, true, false]);
+    expect(stored.get(shardKey(leaf))).toMatchObject({ split: true, version: 2 });
+    expect(stored.get(shardKey(leaf))?.entries.size).toBe(0);
+    expect(stored.get(shardKey(zero))?.entries).toEqual(new Map([["u1", [1]]]));
+    expect(stored.get(shardKey(one))).toMatchObject({ version: 1, applied: leaf.applied });
+    // A split node is neither written nor closed again.
+    expect(await store.putShard(pipeline, anyEnd, { ...leaf, version: 3 }, 2)).toBe(false);
+    expect(await store.closeShard(pipeline, leaf, 2, 1, 2)).toBe(false);
+  });
+
+  it("records a layout once and refuses another", async () => {
+    // Act
+    const first = await store.recordLayout("layout", { partitions: 4, stateBuckets: 8 });
+    const same = await store.recordLayout("layout", { partitions: 4, stateBuckets: 8 });
+    const other = await store.recordLayout("layout", { partitions: 8, stateBuckets: 8 });
+
+    // Assess
+    expect([first, same, other]).toEqual([true, true, false]);
+    expect((await store.readProgress("layout")).layout).toEqual({ partitions: 4, stateBuckets: 8 });
   });
 
   it("keeps progress monotonic and reads every partition with the watermark in one query", async () => {
     // Act
-    await store.recordProgress("q", 0, 5_000, [300_000, 600_000], 1);
-    await store.recordProgress("q", 0, 4_000, [900_000], 2); // an older maximum from a retry
-    await store.recordProgress("q", 1, 7_000, [], 3);
+    await store.openWindows("q", 0, [300_000, 600_000], 1);
+    await store.recordProgress("q", 0, 5_000);
+    await store.openWindows("q", 0, [900_000], 2);
+    await store.recordProgress("q", 0, 4_000); // an older maximum from a retry
+    await store.openWindows("q", 1, [], 3);
+    await store.recordProgress("q", 1, 7_000);
     await store.closeEnds("q", 0, [300_000]);
     await store.advanceWatermark("q", 100);
     await store.advanceWatermark("q", 50);
