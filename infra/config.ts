@@ -43,15 +43,26 @@ export interface NewCluster {
   readonly volumeGiB: number;
 }
 
+/** How the mappings and functions log in to an existing cluster. */
+export type ClusterLogin =
+  | {
+      readonly kind: "scram";
+      /** The `AmazonMSK_` SCRAM secret associated with the cluster. */
+      readonly secretArn: string;
+      /** The customer-managed KMS key that encrypts that secret (the functions decrypt with it). */
+      readonly secretKeyArn: string;
+    }
+  /** MSK IAM access control: each role is granted `kafka-cluster:*` actions, no secret. */
+  | { readonly kind: "iam" };
+
 /** An MSK cluster you already run; everything synth needs is given, so synth does no lookups. */
 export interface ExistingCluster {
   readonly mode: "existing";
   readonly clusterArn: string;
   readonly clusterName: string;
-  /** The `AmazonMSK_` SCRAM secret associated with the cluster. */
-  readonly secretArn: string;
-  /** The customer-managed KMS key that encrypts that secret (the functions decrypt with it). */
-  readonly secretKeyArn: string;
+  /** MSK Serverless (IAM access control only) rather than a provisioned cluster. */
+  readonly serverless: boolean;
+  readonly login: ClusterLogin;
   readonly vpcId: string;
   readonly subnetIds: readonly string[];
   readonly availabilityZones: readonly string[];
@@ -141,6 +152,17 @@ export function readConfig(node: Node): SparklessConfig {
   const mode = get("clusterMode") ?? "new";
   let cluster: SparklessConfig["cluster"];
   if (mode === "new") {
+    for (const [key, allowed] of [
+      ["auth", "scram"],
+      ["clusterType", "provisioned"],
+    ] as const) {
+      const value = get(key);
+      if (value !== undefined && value !== allowed) {
+        throw new ConfigError(
+          `context '${PREFIX}${key}=${String(value)}' needs '${PREFIX}clusterMode=existing': a cluster this stack creates is provisioned with SASL/SCRAM (IAM and Serverless are supported for existing clusters)`,
+        );
+      }
+    }
     const zones = get("zones") ?? 3;
     if (zones !== 2 && zones !== 3 && zones !== "2" && zones !== "3") {
       throw new ConfigError(
@@ -169,10 +191,41 @@ export function readConfig(node: Node): SparklessConfig {
       throw new ConfigError(
         `context '${PREFIX}clusterArn' is not an MSK cluster ARN: '${clusterArn}'`,
       );
-    const secretArn = text("secretArn");
-    if (!/:secret:AmazonMSK_/.test(secretArn)) {
+    const clusterType = get("clusterType") ?? "provisioned";
+    if (clusterType !== "provisioned" && clusterType !== "serverless") {
       throw new ConfigError(
-        `context '${PREFIX}secretArn' must be a Secrets Manager secret named AmazonMSK_… (MSK requires the prefix)`,
+        `context '${PREFIX}clusterType' must be 'provisioned' or 'serverless', got '${String(clusterType)}'`,
+      );
+    }
+    const serverless = clusterType === "serverless";
+    // https://docs.aws.amazon.com/msk/latest/developerguide/serverless.html: IAM only.
+    if (serverless && (get("auth") === "scram" || get("secretArn") !== undefined)) {
+      throw new ConfigError(
+        `context '${PREFIX}clusterType=serverless' rules out SASL/SCRAM: MSK Serverless accepts IAM access control only (use '${PREFIX}auth=iam' and no '${PREFIX}secretArn')`,
+      );
+    }
+    const auth = get("auth") ?? (serverless ? "iam" : "scram");
+    let login: ClusterLogin;
+    if (auth === "iam") {
+      for (const key of ["secretArn", "secretKeyArn"]) {
+        if (get(key) !== undefined) {
+          throw new ConfigError(
+            `context '${PREFIX}${key}' is not used with '${PREFIX}auth=iam' (IAM access control has no secret): remove it`,
+          );
+        }
+      }
+      login = { kind: "iam" };
+    } else if (auth === "scram") {
+      const secretArn = text("secretArn");
+      if (!/:secret:AmazonMSK_/.test(secretArn)) {
+        throw new ConfigError(
+          `context '${PREFIX}secretArn' must be a Secrets Manager secret named AmazonMSK_… (MSK requires the prefix)`,
+        );
+      }
+      login = { kind: "scram", secretArn, secretKeyArn: text("secretKeyArn") };
+    } else {
+      throw new ConfigError(
+        `context '${PREFIX}auth' must be 'scram' or 'iam', got '${String(auth)}'`,
       );
     }
     const subnetIds = list("subnetIds");
@@ -186,8 +239,8 @@ export function readConfig(node: Node): SparklessConfig {
       mode,
       clusterArn,
       clusterName: match[1] as string,
-      secretArn,
-      secretKeyArn: text("secretKeyArn"),
+      serverless,
+      login,
       vpcId: text("vpcId"),
       subnetIds,
       availabilityZones,

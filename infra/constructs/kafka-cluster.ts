@@ -1,5 +1,6 @@
-import { Fn, RemovalPolicy } from "aws-cdk-lib";
+import { Fn, RemovalPolicy, Token } from "aws-cdk-lib";
 import * as ec2 from "aws-cdk-lib/aws-ec2";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as kms from "aws-cdk-lib/aws-kms";
 import * as logs from "aws-cdk-lib/aws-logs";
 import * as msk from "aws-cdk-lib/aws-msk";
@@ -9,6 +10,43 @@ import type { ExistingCluster, NewCluster } from "../config.ts";
 
 /** MSK's SASL/SCRAM over TLS listener. https://docs.aws.amazon.com/msk/latest/developerguide/port-info.html */
 export const SCRAM_TLS_PORT = 9096;
+
+/** How the mappings and functions log in: a SCRAM secret, or IAM access control (no secret). */
+export type KafkaLogin =
+  | {
+      readonly kind: "scram";
+      readonly secret: secretsmanager.ISecret;
+      /** The secret's name (what `aws secretsmanager get-secret-value --secret-id` takes). */
+      readonly secretName: string;
+      readonly secretKey: kms.IKey;
+    }
+  | { readonly kind: "iam" };
+
+/** What a principal does on the cluster's topics and consumer groups (names, not ARNs). */
+export interface KafkaAccess {
+  /** Topics read through a consumer group (an event-source mapping's). */
+  readonly consume?: { readonly topics: readonly string[]; readonly groups: readonly string[] };
+  /** Topics written with an idempotent producer. */
+  readonly produce?: readonly string[];
+  /** Topics created, extended and configured (the topics custom resource). */
+  readonly administer?: readonly string[];
+  /** Topics only looked at (a required source topic). */
+  readonly describe?: readonly string[];
+}
+
+/**
+ * The `kafka-cluster:*` actions of the roles Lambda documents for an MSK event source with IAM
+ * access control ("IAM role-based authentication"), on the cluster, the topic and the group.
+ * https://docs.aws.amazon.com/lambda/latest/dg/msk-cluster-auth.html#msk-iam-auth
+ */
+export const MAPPING_IAM_ACTIONS = [
+  "kafka-cluster:Connect",
+  "kafka-cluster:DescribeGroup",
+  "kafka-cluster:AlterGroup",
+  "kafka-cluster:DescribeTopic",
+  "kafka-cluster:ReadData",
+  "kafka-cluster:DescribeClusterDynamicConfiguration",
+] as const;
 
 export interface KafkaClusterProps {
   readonly cluster: NewCluster | ExistingCluster;
@@ -30,10 +68,7 @@ export class KafkaCluster extends Construct {
   readonly securityGroup: ec2.ISecurityGroup;
   readonly clusterArn: string;
   readonly clusterName: string;
-  readonly secret: secretsmanager.ISecret;
-  /** The secret's name (what `aws secretsmanager get-secret-value --secret-id` takes). */
-  readonly secretName: string;
-  readonly secretKey: kms.IKey;
+  readonly login: KafkaLogin;
   /**
    * What must exist before anything logs in to Kafka: the association of the SCRAM secret with
    * a new cluster (a login before it fails, and kafkajs does not retry a failed authentication).
@@ -62,13 +97,18 @@ export class KafkaCluster extends Construct {
       );
       this.clusterArn = cluster.clusterArn;
       this.clusterName = cluster.clusterName;
-      this.secret = secretsmanager.Secret.fromSecretCompleteArn(this, "Secret", cluster.secretArn);
-      // A complete secret ARN ends in the name plus "-" and six random characters.
-      this.secretName = (cluster.secretArn.split(":secret:")[1] ?? "").replace(
-        /-[A-Za-z0-9]{6}$/,
-        "",
-      );
-      this.secretKey = kms.Key.fromKeyArn(this, "SecretKey", cluster.secretKeyArn);
+      if (cluster.login.kind === "scram") {
+        const { secretArn, secretKeyArn } = cluster.login;
+        this.login = {
+          kind: "scram",
+          secret: secretsmanager.Secret.fromSecretCompleteArn(this, "Secret", secretArn),
+          // A complete secret ARN ends in the name plus "-" and six random characters.
+          secretName: (secretArn.split(":secret:")[1] ?? "").replace(/-[A-Za-z0-9]{6}$/, ""),
+          secretKey: kms.Key.fromKeyArn(this, "SecretKey", secretKeyArn),
+        };
+      } else {
+        this.login = { kind: "iam" };
+      }
       this.loginReady = new DependencyGroup();
       this.network = undefined;
       return;
@@ -104,12 +144,11 @@ export class KafkaCluster extends Construct {
       enableKeyRotation: true,
       removalPolicy: RemovalPolicy.RETAIN,
     });
-    this.secretKey = key;
     // MSK only accepts SCRAM secrets named AmazonMSK_… and encrypted with a customer-managed key.
     // https://docs.aws.amazon.com/msk/latest/developerguide/msk-password.html
-    this.secretName = `AmazonMSK_${props.name}`;
-    this.secret = new secretsmanager.Secret(this, "ScramSecret", {
-      secretName: this.secretName,
+    const secretName = `AmazonMSK_${props.name}`;
+    const secret = new secretsmanager.Secret(this, "ScramSecret", {
+      secretName,
       description: "SCRAM-SHA-512 credentials of the sparkless functions",
       encryptionKey: key,
       generateSecretString: {
@@ -149,8 +188,81 @@ export class KafkaCluster extends Construct {
     // https://docs.aws.amazon.com/msk/latest/developerguide/msk-password-tutorial.html
     this.loginReady = new msk.CfnBatchScramSecret(this, "ScramSecretAssociation", {
       clusterArn: resource.attrArn,
-      secretArnList: [this.secret.secretArn],
+      secretArnList: [secret.secretArn],
     });
+    this.login = { kind: "scram", secret, secretName, secretKey: key };
+  }
+
+  /** The environment a function needs to log in (read by `shared/kafka/msk-connection.ts`). */
+  kafkaEnvironment(): Record<string, string> {
+    return {
+      MSK_CLUSTER_ARN: this.clusterArn,
+      MSK_AUTH: this.login.kind,
+      ...(this.login.kind === "scram" ? { KAFKA_SECRET_ARN: this.login.secret.secretArn } : {}),
+    };
+  }
+
+  /**
+   * Grants a principal what logging in and `access` need: the SCRAM secret and its key, or the
+   * `kafka-cluster:*` actions on the cluster, topics and groups (with the actions each requires,
+   * per MSK's table), and `GetBootstrapBrokers` to find the brokers either way.
+   * https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html
+   */
+  grantKafkaAccess(grantee: iam.IGrantable, access: KafkaAccess): void {
+    const statement = (actions: string[], resources: string[]) =>
+      grantee.grantPrincipal.addToPrincipalPolicy(new iam.PolicyStatement({ actions, resources }));
+    statement(["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"], [this.clusterArn]);
+    if (this.login.kind === "scram") {
+      this.login.secret.grantRead(grantee);
+      this.login.secretKey.grantDecrypt(grantee);
+      return;
+    }
+    const topic = (name: string) => this.resourceArn("topic", name);
+    const group = (name: string) => this.resourceArn("group", name);
+    const { consume, produce = [], administer = [], describe = [] } = access;
+    const clusterActions = ["kafka-cluster:Connect"];
+    if (consume) {
+      clusterActions.push("kafka-cluster:DescribeClusterDynamicConfiguration");
+      statement(
+        ["kafka-cluster:DescribeTopic", "kafka-cluster:ReadData"],
+        consume.topics.map(topic),
+      );
+      statement(
+        ["kafka-cluster:DescribeGroup", "kafka-cluster:AlterGroup"],
+        consume.groups.map(group),
+      );
+    }
+    if (produce.length > 0) {
+      clusterActions.push("kafka-cluster:WriteDataIdempotently");
+      statement(["kafka-cluster:DescribeTopic", "kafka-cluster:WriteData"], produce.map(topic));
+    }
+    if (administer.length > 0) {
+      clusterActions.push("kafka-cluster:DescribeCluster");
+      statement(
+        [
+          "kafka-cluster:CreateTopic",
+          "kafka-cluster:DescribeTopic",
+          "kafka-cluster:AlterTopic",
+          "kafka-cluster:DescribeTopicDynamicConfiguration",
+          "kafka-cluster:AlterTopicDynamicConfiguration",
+        ],
+        administer.map(topic),
+      );
+    }
+    if (describe.length > 0) statement(["kafka-cluster:DescribeTopic"], describe.map(topic));
+    statement(clusterActions, [this.clusterArn]);
+  }
+
+  /**
+   * A topic's or group's ARN: the cluster's with `topic/` or `group/` for `cluster/`, then the
+   * name. https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html#msk-iam-resources
+   */
+  private resourceArn(kind: "topic" | "group", name: string): string {
+    if (Token.isUnresolved(this.clusterArn))
+      throw new Error(
+        "kafka-cluster resources need the cluster ARN at synth (an existing cluster)",
+      );
+    return `${this.clusterArn.replace(":cluster/", `:${kind}/`)}/${name}`;
   }
 }
 

@@ -26,8 +26,8 @@ export interface KafkaMappingProps {
 }
 
 /**
- * One Lambda event-source mapping on an MSK topic, authenticated with the cluster's SCRAM secret,
- * with its own consumer group, batching, starting position and filter. It has no on-failure
+ * One Lambda event-source mapping on an MSK topic, authenticated with the cluster's SCRAM secret
+ * or IAM access control, with its own consumer group, batching, starting position and filter. It has no on-failure
  * destination and no retry cap: a failed batch is retried until it succeeds (with a destination,
  * Lambda would give up after 10 retries and commit past the batch). Mapping metrics and system
  * logs exist only with provisioned pollers, so they are set only then.
@@ -53,9 +53,16 @@ export class KafkaMapping extends Construct {
       eventSourceArn: props.cluster.clusterArn,
       topics: [props.topic],
       amazonManagedKafkaEventSourceConfig: { consumerGroupId: props.consumerGroupId },
-      sourceAccessConfigurations: [
-        { type: "SASL_SCRAM_512_AUTH", uri: props.cluster.secret.secretArn },
-      ],
+      // With IAM access control there is no secret: "If IAM auth is active on your MSK cluster,
+      // and you don't provide a secret for auth, Lambda automatically defaults to using IAM auth."
+      // https://docs.aws.amazon.com/lambda/latest/dg/msk-cluster-auth.html
+      ...(props.cluster.login.kind === "scram"
+        ? {
+            sourceAccessConfigurations: [
+              { type: "SASL_SCRAM_512_AUTH", uri: props.cluster.login.secret.secretArn },
+            ],
+          }
+        : {}),
       batchSize: props.batchSize ?? 100,
       ...batchingWindow(props.maxBatchingWindowMs ?? DEFAULT_BATCHING_WINDOW_MS),
       startingPosition: typeof position === "string" ? position : "AT_TIMESTAMP",
@@ -78,6 +85,10 @@ export class KafkaMapping extends Construct {
     });
     // The mapping polls and commits with the SCRAM login: not before the secret is associated.
     this.mapping.node.addDependency(props.cluster.loginReady);
+    // What the mapping does through its function's role (IAM: the documented kafka-cluster list).
+    props.cluster.grantKafkaAccess(props.fn, {
+      consume: { topics: [props.topic], groups: [props.consumerGroupId] },
+    });
     // Nothing may add a destination or a retry cap later (an escape hatch, an aspect).
     this.node.addValidation({
       validate: () =>

@@ -28,8 +28,8 @@ export interface PipelineFunctionsProps {
 /**
  * The pipeline's three functions (parse/filter, window, flush), bundled from `functions/` by the
  * local esbuild for nodejs22.x on arm64, in the cluster's VPC, each with exactly the permissions
- * it uses: the state table, the SCRAM secret and its key, and what an MSK event-source mapping
- * needs from its function's role.
+ * it uses: the state table, its Kafka login (the SCRAM secret and its key, or IAM actions on
+ * the pipeline's topics), and what an MSK event-source mapping needs from its function's role.
  */
 export class PipelineFunctions extends Construct {
   readonly parseFilter: NodejsFunction;
@@ -39,6 +39,8 @@ export class PipelineFunctions extends Construct {
   constructor(scope: Construct, id: string, props: PipelineFunctionsProps) {
     super(scope, id);
     const { pipeline, cluster, table } = props;
+    const { repartition, output, deadLetter, late } = pipeline.topics;
+    const ownTopics = [repartition, output, deadLetter, late];
     const make = (name: string, description: string) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         // config.ts admits only the retentions CloudWatch Logs accepts.
@@ -59,8 +61,7 @@ export class PipelineFunctions extends Construct {
         environment: {
           PIPELINE_NAME: pipeline.name,
           STATE_TABLE_NAME: table.tableName,
-          KAFKA_SECRET_ARN: cluster.secret.secretArn,
-          MSK_CLUSTER_ARN: cluster.clusterArn,
+          ...cluster.kafkaEnvironment(),
           POWERTOOLS_SERVICE_NAME: `sparkless-${kebab(name)}`,
           POWERTOOLS_METRICS_NAMESPACE: "sparkless",
           NODE_OPTIONS: "--enable-source-maps",
@@ -68,8 +69,8 @@ export class PipelineFunctions extends Construct {
         bundling: { sourceMap: true, forceDockerBundling: false },
       });
       table.grantReadWriteData(fn);
-      cluster.secret.grantRead(fn);
-      cluster.secretKey.grantDecrypt(fn);
+      // Results, repartitioned events, late events and dead letters: the pipeline's own topics.
+      cluster.grantKafkaAccess(fn, { produce: ownTopics });
       // Every function logs in to Kafka (the flush one on a schedule): not before the SCRAM
       // secret is associated with the cluster. Only the function itself waits: its role is in
       // the key's policy, which the cluster's storage encryption needs first.
@@ -90,16 +91,6 @@ export class PipelineFunctions extends Construct {
     for (const fn of [this.parseFilter, this.window]) {
       fn.role?.addManagedPolicy(
         iam.ManagedPolicy.fromAwsManagedPolicyName("service-role/AWSLambdaMSKExecutionRole"),
-      );
-    }
-    // Every function produces to the SCRAM brokers, which it asks MSK for (the event lists
-    // the brokers of the listener the mapping uses, not necessarily the SCRAM one).
-    for (const fn of [this.parseFilter, this.window, this.flush]) {
-      fn.addToRolePolicy(
-        new iam.PolicyStatement({
-          actions: ["kafka:DescribeClusterV2", "kafka:GetBootstrapBrokers"],
-          resources: [cluster.clusterArn],
-        }),
       );
     }
   }

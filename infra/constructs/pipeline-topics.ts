@@ -1,7 +1,6 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { CustomResource, Duration } from "aws-cdk-lib";
-import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import * as logs from "aws-cdk-lib/aws-logs";
@@ -92,20 +91,13 @@ export class PipelineTopics extends Construct {
       vpc: cluster.vpc,
       vpcSubnets: cluster.subnets,
       securityGroups: [cluster.securityGroup],
-      environment: {
-        KAFKA_SECRET_ARN: cluster.secret.secretArn,
-        MSK_CLUSTER_ARN: cluster.clusterArn,
-      },
+      environment: cluster.kafkaEnvironment(),
       bundling: { sourceMap: true, forceDockerBundling: false },
     });
-    cluster.secret.grantRead(onEvent);
-    cluster.secretKey.grantDecrypt(onEvent);
-    onEvent.addToRolePolicy(
-      new iam.PolicyStatement({
-        actions: ["kafka:GetBootstrapBrokers"],
-        resources: [cluster.clusterArn],
-      }),
-    );
+    cluster.grantKafkaAccess(onEvent, {
+      administer: topics.map((t) => t.topic),
+      describe: props.createSourceTopicsWithPartitions === undefined ? pipeline.topics.sources : [],
+    });
     onEvent.node.defaultChild?.node.addDependency(cluster.loginReady);
     const provider = new cr.Provider(this, "Provider", {
       onEventHandler: onEvent,

@@ -135,10 +135,21 @@ export class SparklessStack extends Stack {
     output("ClusterArn", cluster.clusterArn, "The MSK cluster");
     output(
       "BootstrapBrokersCommand",
-      `aws kafka get-bootstrap-brokers --cluster-arn ${cluster.clusterArn} --query BootstrapBrokerStringSaslScram --output text`,
-      "Prints the SASL/SCRAM (TLS, port 9096) broker list",
+      `aws kafka get-bootstrap-brokers --cluster-arn ${cluster.clusterArn} --query ${
+        cluster.login.kind === "scram"
+          ? "BootstrapBrokerStringSaslScram"
+          : "BootstrapBrokerStringSaslIam"
+      } --output text`,
+      cluster.login.kind === "scram"
+        ? "Prints the SASL/SCRAM (TLS, port 9096) broker list"
+        : "Prints the IAM (TLS, port 9098) broker list",
     );
-    output("SecretName", cluster.secretName, "The AmazonMSK_ secret holding the SCRAM login");
+    if (cluster.login.kind === "scram")
+      output(
+        "SecretName",
+        cluster.login.secretName,
+        "The AmazonMSK_ secret holding the SCRAM login",
+      );
     output("StateTable", this.state.table.tableName, "DynamoDB table of window state");
     output("SourceTopics", pipeline.topics.sources.join(","), "Topics the pipeline reads");
     output("RepartitionTopic", pipeline.topics.repartition, "Valid events keyed by group key");

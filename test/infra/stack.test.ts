@@ -283,7 +283,7 @@ describe("configuration errors fail synth with a message naming the setting", ()
 });
 
 describe("cfn-lint", () => {
-  it("passes on both synthesized templates", () => {
+  it("passes on the synthesized templates (both cluster modes, two topics, bastion, IAM)", () => {
     const target = join(cacheDir, "..", "pip", "cfn-lint-1.58.0");
     if (!existsSync(join(target, "cfnlint"))) {
       execFileSync("python3", [
@@ -308,6 +308,12 @@ describe("cfn-lint", () => {
     const more = [
       synthTemplate("two topics", { ...EXISTING }, twoTopics),
       synth({ "sparkless:bastion": "true", "sparkless:zones": "2", "sparkless:minPollers": "1" }),
+      synthTemplate("serverless, IAM", {
+        ...Object.fromEntries(
+          Object.entries(EXISTING).filter(([key]) => !/secret(Key)?Arn$/.test(key)),
+        ),
+        "sparkless:clusterType": "serverless",
+      }),
     ];
     for (const { file } of [fresh, existing, ...more]) expect(lint(file), file).toBe("");
   });
