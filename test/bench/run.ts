@@ -121,8 +121,12 @@ if (e2e) {
     onlyInOurs: number;
     onlyInSpark: number;
     differing: number;
+    valueBytes?: { inBoth: number; byteIdentical: number };
   }) =>
-    `${fmt(c.matched)} matched, ${c.onlyInOurs} only ours, ${c.onlyInSpark} only Spark's, ${c.differing} differing`;
+    `${fmt(c.matched)} matched, ${c.onlyInOurs} only ours, ${c.onlyInSpark} only Spark's, ${c.differing} differing` +
+    (c.valueBytes
+      ? `; ${fmt(c.valueBytes.byteIdentical)} of ${fmt(c.valueBytes.inBoth)} values byte-identical`
+      : "");
   for (const [name, t] of [
     ["sparkless", e2e.sparkless.throughput],
     ["Spark", e2e.spark.throughput],

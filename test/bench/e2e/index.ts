@@ -14,11 +14,13 @@ import {
 } from "./events.ts";
 import { benchKafka, createTopics, produceAll, topicSize } from "./kafka-io.ts";
 import {
+  compareValueBytes,
   type LatencyFigures,
   measureLatency,
   measureThroughput,
   type StartSystem,
   type ThroughputFigures,
+  type ValueBytesComparison,
 } from "./measure.ts";
 import { startSparkless } from "./sparkless.ts";
 
@@ -74,11 +76,13 @@ export interface EndToEndResult {
   /** Window by window (user, start, end, total_spent with a relative tolerance of 1e-9). */
   readonly sameResults: {
     readonly throughput: ResultsComparison & {
+      /** Output values byte for byte (Spark's to_json), for the windows both wrote. */
+      readonly valueBytes: ValueBytesComparison;
       readonly expected: number;
       readonly oursEqualExpected: boolean;
       readonly sparkEqualsExpected: boolean;
     };
-    readonly latency: ResultsComparison;
+    readonly latency: ResultsComparison & { readonly valueBytes: ValueBytesComparison };
   };
 }
 
@@ -249,8 +253,12 @@ export async function benchEndToEnd(options: {
         expected: expected.size,
         oursEqualExpected: same(ours.results, expected),
         sparkEqualsExpected: same(theirs.results, expected),
+        valueBytes: compareValueBytes(ours.values, theirs.values),
       },
-      latency: compareResults(oursLive.results, theirsLive.results),
+      latency: {
+        ...compareResults(oursLive.results, theirsLive.results),
+        valueBytes: compareValueBytes(oursLive.values, theirsLive.values),
+      },
     },
   };
 }

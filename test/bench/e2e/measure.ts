@@ -13,8 +13,11 @@ export type StartSystem = (input: string, output: string) => Promise<RunningSyst
 const QUIET_OUTPUT_MS = 60_000;
 
 class ResultLog {
-  /** id → total_spent and the broker time of its first copy. */
-  readonly byId = new Map<string, { totalSpent: number; brokerMs: number; endMs: number }>();
+  /** id → total_spent, the value's bytes (as text) and the broker time of its first copy. */
+  readonly byId = new Map<
+    string,
+    { totalSpent: number; value: string; brokerMs: number; endMs: number }
+  >();
   duplicates = 0;
   /** Duplicates whose total differs from the first copy's (must stay 0). */
   duplicatesDiffering = 0;
@@ -28,7 +31,8 @@ class ResultLog {
       const record = this.reader.records[this.read] as ReadRecord;
       const { id, endMs, totalSpent } = parseResult(record.value);
       const first = this.byId.get(id);
-      if (first === undefined) this.byId.set(id, { totalSpent, brokerMs: record.brokerMs, endMs });
+      if (first === undefined)
+        this.byId.set(id, { totalSpent, value: record.value, brokerMs: record.brokerMs, endMs });
       else {
         this.duplicates++;
         if (first.totalSpent !== totalSpent) this.duplicatesDiffering++;
@@ -39,6 +43,11 @@ class ResultLog {
 
   totals(): Map<string, number> {
     return new Map([...this.byId].map(([id, r]) => [id, r.totalSpent]));
+  }
+
+  /** id → the output value as written, for a byte-for-byte comparison with Spark's. */
+  values(): Map<string, string> {
+    return new Map([...this.byId].map(([id, r]) => [id, r.value]));
   }
 
   hasAll(expected: ReadonlyMap<string, number>): boolean {
@@ -148,7 +157,11 @@ export async function measureThroughput(options: {
   events: readonly BenchEvent[];
   expected: ReadonlyMap<string, number>;
   timeoutMs: number;
-}): Promise<{ figures: ThroughputFigures; results: Map<string, number> }> {
+}): Promise<{
+  figures: ThroughputFigures;
+  results: Map<string, number>;
+  values: Map<string, string>;
+}> {
   const { expected } = options;
   const run = await runUntilComplete({ ...options, expected: () => expected });
   const { system, results } = run;
@@ -170,6 +183,7 @@ export async function measureThroughput(options: {
       peakMemoryMb: run.peakMemoryMb,
     },
     results: results.totals(),
+    values: results.values(),
   };
 }
 
@@ -201,7 +215,11 @@ export async function measureLatency(options: {
   count: number;
   eventsPerSec: number;
   timeoutMs: number;
-}): Promise<{ figures: LatencyFigures; results: Map<string, number> }> {
+}): Promise<{
+  figures: LatencyFigures;
+  results: Map<string, number>;
+  values: Map<string, string>;
+}> {
   const { kafka, input } = options;
   await createTopics(kafka, [{ topic: input, partitions: 3 }]);
   let expected: Map<string, number> | undefined;
@@ -241,7 +259,38 @@ export async function measureLatency(options: {
       peakMemoryMb: run.peakMemoryMb,
     },
     results: run.results.totals(),
+    values: run.results.values(),
   };
+}
+
+/** How many results both systems wrote, and how many of those values are the same bytes. */
+export interface ValueBytesComparison {
+  readonly inBoth: number;
+  readonly byteIdentical: number;
+  /** A few that differ, ours then Spark's, to see why (summation order, a printing rule). */
+  readonly examples: ReadonlyArray<{ readonly ours: string; readonly spark: string }>;
+}
+
+/**
+ * Compares output values byte for byte, window by window (README, "Semantics": the bytes are
+ * Spark's `to_json`). Sums of doubles may differ in the last digits where the two systems add in
+ * a different order; everything else must be identical.
+ */
+export function compareValueBytes(
+  ours: ReadonlyMap<string, string>,
+  spark: ReadonlyMap<string, string>,
+): ValueBytesComparison {
+  let inBoth = 0;
+  let byteIdentical = 0;
+  const examples: Array<{ ours: string; spark: string }> = [];
+  for (const [id, value] of ours) {
+    const theirs = spark.get(id);
+    if (theirs === undefined) continue;
+    inBoth++;
+    if (Buffer.from(value).equals(Buffer.from(theirs))) byteIdentical++;
+    else if (examples.length < 3) examples.push({ ours: value, spark: theirs });
+  }
+  return { inBoth, byteIdentical, examples };
 }
 
 /**
