@@ -323,7 +323,8 @@ export class JsonScanner {
 
 /** A float token's value: its text parsed, or one of the non-numeric words. */
 export function floatValue(text: string): number {
-  return NON_NUMERIC[text] ?? Number(text);
+  const c = text.charCodeAt(text.length - 1); // a digit ends every number; a letter each word
+  return c >= 48 && c <= 57 ? Number(text) : (NON_NUMERIC[text] ?? Number.NaN);
 }
 
 /** An integer token as Jackson prints it: no sign on zero, every digit kept. */

@@ -14,6 +14,8 @@
  * milliseconds (microseconds floored: rows keep milliseconds), or undefined when Spark gives null.
  */
 export function sparkTimestampMs(text: string, nowMs: number): number | undefined {
+  const canonical = canonicalUtcMs(text);
+  if (canonical !== undefined) return canonical;
   const ms = parseTimestamp(text, nowMs);
   if (ms !== undefined || !text.includes("GMT")) return ms;
   return parseTimestamp(text.replaceAll("GMT", ""), nowMs);
@@ -36,6 +38,47 @@ const MICROS_LIMIT_MS = 2 ** 63 / 1000; // |micros| must fit a long
 function floorDiv(a: bigint, b: bigint): bigint {
   const q = a / b;
   return a % b !== 0n && a < 0n ? q - 1n : q;
+}
+
+/**
+ * The hot path: `YYYY-MM-DDTHH:MM:SS[.fff…]Z`, what producers almost always write, checked digit
+ * by digit (no allocation); it reads as the general path would. Anything else: undefined.
+ */
+function canonicalUtcMs(text: string): number | undefined {
+  const length = text.length;
+  if (length < 20 || length > 30 || text.charCodeAt(length - 1) !== 90 /* Z */) return undefined;
+  if (text.charCodeAt(4) !== 45 || text.charCodeAt(7) !== 45 || text.charCodeAt(10) !== 84)
+    return undefined;
+  if (text.charCodeAt(13) !== 58 || text.charCodeAt(16) !== 58) return undefined;
+  const year = two(text, 0) * 100 + two(text, 2);
+  const month = two(text, 5);
+  const day = two(text, 8);
+  const hour = two(text, 11);
+  const minute = two(text, 14);
+  const second = two(text, 17);
+  let fractionMs = 0;
+  if (length > 20) {
+    if (text.charCodeAt(19) !== 46 /* . */) return undefined;
+    for (let at = 20, scale = 100; at < length - 1; at++, scale /= 10) {
+      const d = text.charCodeAt(at) - 48;
+      if (!(d >= 0 && d <= 9)) return undefined;
+      if (scale >= 1) fractionMs += d * scale;
+    }
+  }
+  // NaN (a non-digit) fails every comparison: the general path decides.
+  if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59))
+    return undefined;
+  if (day > daysInMonth(year, month)) return undefined;
+  return (
+    (daysFromCivil(year, month, day) * 86_400 + hour * 3_600 + minute * 60 + second) * 1000 +
+    fractionMs
+  );
+}
+
+function two(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : Number.NaN;
 }
 
 const isSpaceOrControl = (c: number) => c <= 32 || c === 127;
