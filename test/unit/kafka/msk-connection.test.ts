@@ -51,11 +51,13 @@ function sources(
 
 describe("resolveKafkaConnection (how a function reaches MSK)", () => {
   it("logs in with the AmazonMSK_ secret, SCRAM-SHA-512 over TLS, to the SCRAM brokers MSK lists", async () => {
-    // GIVEN a function with the stack's SCRAM environment
+    // GIVEN a function with the stack's SCRAM environment, invoked with AWS's documented event,
+    // whose bootstrapServers list the plaintext port
     const { sources: s, asked } = sources();
+    const withEventBrokers = { ...s, bootstrapServers: "b-1:9092,b-2:9092" };
 
     // WHEN it resolves its connection
-    const connection = await resolveKafkaConnection(s);
+    const connection = await resolveKafkaConnection(withEventBrokers as MskConnectionSources);
 
     // THEN it uses port 9096 from GetBootstrapBrokers, not the plaintext string
     expect(connection).toEqual({
