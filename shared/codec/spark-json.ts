@@ -1,4 +1,5 @@
 import type { FieldType, WindowResult } from "../pipeline/definition.ts";
+import { javaDoubleString } from "./java-double.ts";
 
 /** Encodes a window result as the output record's value. */
 export type SparkJsonEncoder = (result: WindowResult) => string;
@@ -97,46 +98,12 @@ export function jsonText(value: string, escapeSurrogates: boolean): string {
 }
 
 /**
- * A double as Java 17's `Double.toString` (which Spark's JSON writer uses) prints it: plain
- * notation with at least one decimal for 1e-3 <= |x| < 1e7, else `d.dddE±n`; NaN and infinities
- * quoted, as Spark writes them. Java 17 does not always print the shortest digits: whole numbers
- * from 2^53 to 2^63 keep their exact digits but a few rounded ones (3.8258099118168589E17) —
- * reproduced here; above 2^63 and for subnormals Java sometimes prints one more digit than
- * JavaScript (2.0E23 as 1.9999999999999998E23), which this does not reproduce.
+ * A double as Spark's JSON writer prints it: Java 17's `Double.toString` (plain notation with at
+ * least one decimal for 1e-3 <= |x| < 1e7, else `d.dddE±n`, and Java 17's own digits), with NaN
+ * and the infinities quoted.
  */
 export function javaDouble(value: number): string {
   if (Number.isNaN(value)) return '"NaN"';
   if (!Number.isFinite(value)) return value > 0 ? '"Infinity"' : '"-Infinity"';
-  if (value === 0) return Object.is(value, -0) ? "-0.0" : "0.0";
-  const magnitude = Math.abs(value);
-  if (magnitude >= 1e-3 && magnitude < 1e7) {
-    const plain = String(value);
-    return plain.includes(".") ? plain : `${plain}.0`;
-  }
-  if (magnitude >= 2 ** 53 && magnitude < 2 ** 63) return longRangeDouble(value);
-  const [mantissa = "", exponent = "0"] = value.toExponential().split("e");
-  return `${mantissa.includes(".") ? mantissa : `${mantissa}.0`}E${Number(exponent)}`;
-}
-
-/**
- * Java 17 prints a whole double below 2^63 from its exact integer value, dropping the digits
- * one unit in the last place cannot reach (floor(log10(2^(exponent − 54))) of them) and rounding
- * half up — its `FloatingDecimal` "easy case".
- */
-function longRangeDouble(value: number): string {
-  let digits = BigInt(Math.abs(value));
-  const binaryExponent = digits.toString(2).length - 1;
-  const p2 = binaryExponent - 54;
-  const dropped = p2 > 1 ? Math.floor(p2 * Math.LOG10E * Math.LN2 + 1e-9) : 0;
-  if (dropped > 0) {
-    const pow10 = 10n ** BigInt(dropped);
-    const residue = digits % pow10;
-    digits /= pow10;
-    if (residue >= pow10 / 2n) digits++;
-  }
-  const text = digits.toString();
-  const significant = text.replace(/0+$/, "");
-  const exponent = text.length + dropped - 1;
-  const sign = value < 0 ? "-" : "";
-  return `${sign}${significant[0]}.${significant.slice(1) || "0"}E${exponent}`;
+  return javaDoubleString(value);
 }

@@ -94,7 +94,7 @@ const TOKENS = [
   "1e7",
   "1.0E-4",
   "1.7976931348623157E308",
-  "2e23", // Java 17 prints 1.9999999999999998E23: a documented deviation
+  "2e23", // Java 17 prints 1.9999999999999998E23
   "4.9E-324",
   "12345678901234567890",
   "9223372036854775807",
@@ -352,6 +352,9 @@ export const AGGREGATIONS: readonly ParityAggregation[] = [
       event({ user: "u15", event_time: T }, '"amount":-0.0'),
       event({ user: 'u16 \u001f é \u2028 / " \\ 😀', amount: 1, event_time: T }),
       event({ user: "u17", amount: 1, event_time: 1735732800 }),
+      event({ user: "u18", amount: 2e23, event_time: T }), // Java 17: 1.9999999999999998E23
+      event({ user: "u19", amount: 5e-324, event_time: T }), // Java 17: 4.9E-324
+      event({ user: "u20", amount: 1e23, event_time: T }),
     ],
   },
   {
