@@ -3,11 +3,15 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import { Kafka, logLevel } from "kafkajs";
 import { createDocumentClient, createDynamoDbClient } from "../shared/dynamodb/client.ts";
 import { type KafkaConnection, toKafkaJsConfig } from "../shared/kafka/connection.ts";
+import { applyStartingOffsets } from "../shared/kafka/group-offsets.ts";
 import { ReusableProducer } from "../shared/kafka/producer.ts";
 import { DEAD_LETTER_TOPIC_CONFIG, ensureTopics } from "../shared/kafka/topics.ts";
 import type { MskEvent } from "../shared/msk/event.ts";
 import type { Pipeline } from "../shared/pipeline/pipeline.ts";
-import { mappingStartingPosition } from "../shared/pipeline/starting-position.ts";
+import {
+  groupStartingOffsets,
+  mappingStartingPosition,
+} from "../shared/pipeline/starting-position.ts";
 import {
   flushHandler,
   type HandlerDeps,
@@ -140,6 +144,12 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     ? "TRIM_HORIZON"
     : mappingStartingPosition(pipeline.name, pipeline.startingPosition);
   const groupPrefix = `sparkless-${pipeline.name}`;
+  // Spark's per-partition offsets: committed on the group before its first consumer joins.
+  const startingOffsets = options.fromEarliest
+    ? undefined
+    : groupStartingOffsets(pipeline.startingPosition, sources);
+  if (startingOffsets && Object.keys(startingOffsets).length > 0)
+    await applyStartingOffsets(admin, `${groupPrefix}-parse-filter`, startingOffsets);
   const runners = [
     new EventSourceMappingRunner(options.kafka, {
       name: "parse-filter",

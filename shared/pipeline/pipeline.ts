@@ -15,6 +15,7 @@ import {
 } from "./definition.ts";
 import { durationMs } from "./duration.ts";
 import { PipelineDefinitionError } from "./errors.ts";
+import { checkStartingPosition } from "./starting-position.ts";
 
 /** A schema field after validation. */
 export interface Field {
@@ -133,6 +134,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
       fail("source.topicPattern", `not a regular expression: ${String(error)}`);
     }
   }
+  checkStartingPosition(name, source.startingPosition ?? "latest", sources, sourcePattern);
   const batchSize = source.batchSize ?? 100;
   if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
     fail(
