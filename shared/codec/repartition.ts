@@ -53,3 +53,69 @@ export function decodeRepartitioned(
   for (let i = 0; i < columns.length; i++) row[columns[i] as string] = wire[4 + i] as Row[string];
   return { groupKey: wire[0], eventTimeMs: wire[1], row, source: wire[2], sourceOffset: wire[3] };
 }
+
+/**
+ * A progress marker: what the parse step sends to *every* repartition partition after a batch, one
+ * per source partition in it, so each window partition knows every source's progress even when
+ * none of that batch's keys landed there (issue 14: the watermark is the minimum over sources).
+ * Produced after the batch's events, so a partition that reads a marker has read every event of
+ * that source it precedes.
+ */
+export interface ProgressMarker {
+  /** `<topic>/<partition>` of the source. */
+  readonly source: string;
+  /** The highest event time of the source's valid events in that batch. */
+  readonly maxEventTimeMs: number;
+  /** The last source offset of the batch. */
+  readonly sourceOffset: number;
+  /** The batch was full: the source has more records waiting, so it is not idle. */
+  readonly behind: boolean;
+}
+
+/**
+ * Encodes a progress marker as `[null, max event time ms, source, last offset, behind 0|1]`: the
+ * leading null (an event's group key is always a string) tells it apart in one comparison.
+ */
+export function encodeProgressMarker(marker: ProgressMarker): string {
+  return JSON.stringify([
+    null,
+    marker.maxEventTimeMs,
+    marker.source,
+    marker.sourceOffset,
+    marker.behind ? 1 : 0,
+  ]);
+}
+
+/** A repartition record: an event, or a source's progress marker. */
+export type RepartitionRecord =
+  | ({ readonly kind: "event" } & RepartitionedEvent)
+  | ({ readonly kind: "progress" } & ProgressMarker);
+
+/** Decodes an event or a progress marker; throws on anything our parse function did not write. */
+export function decodeRepartitionRecord(
+  value: Buffer | null,
+  columns: readonly string[],
+): RepartitionRecord {
+  const text = value?.toString("utf8") ?? "null";
+  if (text.startsWith("[null,")) {
+    const wire = JSON.parse(text) as unknown;
+    if (
+      Array.isArray(wire) &&
+      wire.length === 5 &&
+      typeof wire[1] === "number" &&
+      typeof wire[2] === "string" &&
+      typeof wire[3] === "number" &&
+      (wire[4] === 0 || wire[4] === 1)
+    ) {
+      return {
+        kind: "progress",
+        maxEventTimeMs: wire[1],
+        source: wire[2],
+        sourceOffset: wire[3],
+        behind: wire[4] === 1,
+      };
+    }
+    throw new Error("not a sparkless repartition record");
+  }
+  return { kind: "event", ...decodeRepartitioned(value, columns) };
+}

@@ -99,6 +99,19 @@ export interface PipelineDefinition {
   /** Beyond Spark: close due windows after this much wall-clock time without events. @default off */
   readonly idleClose?: Duration;
   /**
+   * How the watermark is derived. `sources`: per repartition partition, the minimum over the
+   * source partitions of their max event time, minus the delay (Flink's per-split watermarks), so
+   * a backlog, a skewed or a stalled partition makes nothing late that Spark would count; results
+   * may come later. `max`: Spark's formula applied as events arrive, one value shared by all
+   * partitions (a partition that gets ahead can make another's events late). @default "max"
+   */
+  readonly watermarkFrom?: "sources" | "max";
+  /**
+   * With `watermarkFrom: "sources"`: a source partition that sent nothing new for this long (wall
+   * clock) and is not behind stops holding the watermark, until it sends again. @default "1 minute"
+   */
+  readonly sourceIdle?: Duration;
+  /**
    * Beyond Spark: send a record to the dead-letter topic when any of its fields had to be set to
    * null (a token that does not fit the field's type), instead of keeping the row with the field
    * null as Spark's `from_json` does. @default false

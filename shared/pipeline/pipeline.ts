@@ -60,6 +60,8 @@ export interface Pipeline {
   readonly emit: "final" | "update";
   readonly late: "drop" | "topic";
   readonly idleCloseMs: number | undefined;
+  readonly watermarkFrom: "sources" | "max";
+  readonly sourceIdleMs: number;
   /** Dead-letter records with a field coerced to null (beyond Spark, which keeps the row). */
   readonly strict: boolean;
   readonly partitions: number;
@@ -82,6 +84,8 @@ const KNOWN_FIELDS = new Set<string>([
   "emit",
   "late",
   "idleClose",
+  "watermarkFrom",
+  "sourceIdle",
   "strict",
   "output",
   "partitions",
@@ -236,6 +240,14 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
       ? undefined
       : durationMs(definition.idleClose, `pipeline '${name}': idleClose`);
   if (idleCloseMs !== undefined && idleCloseMs <= 0) fail("idleClose", "must be positive");
+  const watermarkFrom = definition.watermarkFrom ?? "max";
+  if (watermarkFrom !== "sources" && watermarkFrom !== "max")
+    fail("watermarkFrom", `'${watermarkFrom}' must be 'sources' or 'max'`);
+  const sourceIdleMs = durationMs(
+    definition.sourceIdle ?? "1 minute",
+    `pipeline '${name}': sourceIdle`,
+  );
+  if (sourceIdleMs <= 0) fail("sourceIdle", "must be positive");
   const partitions = definition.partitions ?? 4;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1000)
     fail("partitions", "must be an integer from 1 to 1000");
@@ -290,6 +302,8 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     emit,
     late,
     idleCloseMs,
+    watermarkFrom,
+    sourceIdleMs,
     strict,
     partitions,
     stateBuckets,

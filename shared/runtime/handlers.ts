@@ -23,6 +23,11 @@ export interface HandlerDeps {
   readonly nowMs: () => number;
   readonly logger: Logger;
   readonly metrics: Metrics;
+  /**
+   * `watermarkFrom: "sources"`: the source partitions feeding the pipeline, when known (the
+   * watermark waits for all of them, at most the source idle time).
+   */
+  readonly expectedSources?: number;
   /** Fault injection for crash tests; absent in production. */
   readonly checkpoint?: (step: WindowStep) => void | Promise<void>;
 }
@@ -68,6 +73,7 @@ export function windowHandler(deps: HandlerDeps): (event: MskEvent) => Promise<W
       send: (messages) => deps.send(messages, event.bootstrapServers),
       nowMs: deps.nowMs,
       ...(deps.checkpoint ? { checkpoint: deps.checkpoint } : {}),
+      ...(deps.expectedSources === undefined ? {} : { expectedSources: deps.expectedSources }),
     });
     const { watermarkMs, ...rest } = counts;
     addCounts(deps.metrics, rest);
@@ -86,6 +92,7 @@ export function flushHandler(deps: HandlerDeps): () => Promise<FlushCounts> {
       store: deps.store,
       send: (messages) => deps.send(messages),
       nowMs: deps.nowMs,
+      ...(deps.expectedSources === undefined ? {} : { expectedSources: deps.expectedSources }),
     });
     addCounts(deps.metrics, { emitted: counts.emitted });
     return counts;

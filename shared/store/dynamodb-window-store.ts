@@ -6,14 +6,16 @@ import {
 import {
   BatchGetCommand,
   type DynamoDBDocumentClient,
+  GetCommand,
   PutCommand,
   QueryCommand,
   TransactWriteCommand,
   UpdateCommand,
 } from "@aws-sdk/lib-dynamodb";
+import type { SourceProgress } from "../engine/source-watermark.ts";
 import { ShardTooLargeError } from "./errors.ts";
 import { itemSizeBytes } from "./item-size.ts";
-import { keys, partitionOfSk } from "./keys.ts";
+import { keys } from "./keys.ts";
 import { STATE_TABLE } from "./table.ts";
 import {
   emptyStats,
@@ -68,33 +70,81 @@ export class DynamoDbWindowStore implements WindowStore {
     private readonly tableName: string,
   ) {}
 
-  async readProgress(pipeline: string): Promise<PipelineProgress> {
+  async readProgress(pipeline: string, partitionCount?: number): Promise<PipelineProgress> {
     let watermarkMs: number | undefined;
     let layout: StateLayout | undefined;
-    const partitions: PartitionProgress[] = [];
     const items = await this.queryAll({
       KeyConditionExpression: "pk = :pk",
       ExpressionAttributeValues: { ":pk": keys.progressPk(pipeline) },
       ConsistentRead: true,
     });
     for (const item of items) {
-      const partition = partitionOfSk(item.sk as string);
       if (item.sk === keys.watermarkSk) watermarkMs = item.watermarkMs as number;
       else if (item.sk === keys.layoutSk) {
         layout = {
           partitions: item.partitions as number,
           stateBuckets: item.stateBuckets as number,
         };
-      } else if (partition !== undefined) {
-        partitions.push({
-          partition,
-          maxEventTimeMs: item.maxEventTimeMs as number | undefined,
-          updatedAtMs: (item.updatedAtMs as number | undefined) ?? 0,
-          openEndsMs: [...((item.openEnds as Set<number> | undefined) ?? [])].sort((a, b) => a - b),
-        });
       }
     }
+    const count = partitionCount ?? layout?.partitions ?? 0;
+    const found = await this.batchGet(
+      Array.from({ length: count }, (_, partition) => keys.partition(pipeline, partition)),
+    );
+    const partitions = found
+      .map(progressOf)
+      .filter((p): p is PartitionProgress => p !== undefined)
+      .sort((a, b) => a.partition - b.partition);
     return { watermarkMs, partitions, layout };
+  }
+
+  async readPartition(pipeline: string, partition: number): Promise<PartitionProgress | undefined> {
+    const answer = await this.client.send(
+      new GetCommand({
+        TableName: this.tableName,
+        Key: keys.partition(pipeline, partition),
+        ConsistentRead: true,
+        ReturnConsumedCapacity: "TOTAL",
+      }),
+    );
+    this.count(answer.ConsumedCapacity, "read");
+    return answer.Item ? progressOf(answer.Item) : undefined;
+  }
+
+  async recordSources(
+    pipeline: string,
+    partition: number,
+    sources: readonly SourceProgress[],
+    watermarkMs: number | undefined,
+    nowMs: number,
+  ): Promise<boolean> {
+    const names: Record<string, string> = {};
+    const values: Record<string, unknown> = { ":now": nowMs };
+    const sets = ["since = if_not_exists(since, :now)", "#p = :p"];
+    const guards: string[] = [];
+    names["#p"] = "partition";
+    values[":p"] = partition;
+    sources.forEach((s, i) => {
+      names[`#s${i}`] = `s#${s.source}`;
+      values[`:s${i}`] = { m: s.maxEventTimeMs, at: s.seenAtMs, b: s.behind };
+      values[`:m${i}`] = s.maxEventTimeMs;
+      sets.push(`#s${i} = :s${i}`);
+      // Never lowers a source's max event time (a retry or a racing invocation brings older news).
+      guards.push(`(attribute_not_exists(#s${i}) OR #s${i}.m <= :m${i})`);
+    });
+    if (watermarkMs !== undefined) {
+      values[":w"] = watermarkMs;
+      sets.push("wm = :w");
+      guards.push("(attribute_not_exists(wm) OR wm <= :w)");
+    }
+    return this.updateIf({
+      TableName: this.tableName,
+      Key: keys.partition(pipeline, partition),
+      UpdateExpression: `SET ${sets.join(", ")}`,
+      ...(guards.length > 0 ? { ConditionExpression: guards.join(" AND ") } : {}),
+      ExpressionAttributeNames: names,
+      ExpressionAttributeValues: values,
+    });
   }
 
   async recordLayout(pipeline: string, layout: StateLayout): Promise<boolean> {
@@ -122,11 +172,15 @@ export class DynamoDbWindowStore implements WindowStore {
   ): Promise<OpenedEnds> {
     await this.update({
       TableName: this.tableName,
-      Key: { pk: keys.progressPk(pipeline), sk: keys.partitionSk(partition) },
+      Key: keys.partition(pipeline, partition),
       UpdateExpression:
-        endsMs.length > 0 ? "SET updatedAtMs = :now ADD openEnds :ends" : "SET updatedAtMs = :now",
+        endsMs.length > 0
+          ? "SET updatedAtMs = :now, #p = :p ADD openEnds :ends"
+          : "SET updatedAtMs = :now, #p = :p",
+      ExpressionAttributeNames: { "#p": "partition" },
       ExpressionAttributeValues: {
         ":now": nowMs,
+        ":p": partition,
         ...(endsMs.length > 0 ? { ":ends": new Set(endsMs) } : {}),
       },
     });
@@ -137,7 +191,7 @@ export class DynamoDbWindowStore implements WindowStore {
     // Never lowers it: a retried or racing invocation may bring an older maximum.
     await this.updateIf({
       TableName: this.tableName,
-      Key: { pk: keys.progressPk(pipeline), sk: keys.partitionSk(partition) },
+      Key: keys.partition(pipeline, partition),
       UpdateExpression: "SET maxEventTimeMs = :m",
       ConditionExpression: "attribute_not_exists(maxEventTimeMs) OR maxEventTimeMs < :m",
       ExpressionAttributeValues: { ":m": maxEventTimeMs },
@@ -158,7 +212,7 @@ export class DynamoDbWindowStore implements WindowStore {
     if (endsMs.length === 0) return;
     await this.update({
       TableName: this.tableName,
-      Key: { pk: keys.progressPk(pipeline), sk: keys.partitionSk(partition) },
+      Key: keys.partition(pipeline, partition),
       UpdateExpression: "DELETE openEnds :ends",
       ExpressionAttributeValues: { ":ends": new Set(endsMs) },
     });
@@ -166,12 +220,25 @@ export class DynamoDbWindowStore implements WindowStore {
 
   async getShards(pipeline: string, ids: readonly ShardId[]): Promise<Map<string, StoredShard>> {
     const found = new Map<string, StoredShard>();
+    const items = await this.batchGet(
+      ids.map((id) => keys.shard(pipeline, id.partition, id.bucket, id.startMs, id.endMs, id.path)),
+    );
+    for (const item of items as ShardItem[]) {
+      const shard = fromItem(item);
+      found.set(shardKey(shard), shard);
+    }
+    return found;
+  }
+
+  /** Consistent BatchGetItem of any number of keys: 100 per call, unprocessed keys retried. */
+  private async batchGet(
+    itemKeys: ReadonlyArray<{ pk: string; sk: string }>,
+  ): Promise<Array<Record<string, unknown>>> {
+    const found: Array<Record<string, unknown>> = [];
     // BatchGetItem refuses a request that names a key twice.
-    const unique = [...new Map(ids.map((id) => [shardKey(id), id])).values()];
+    const unique = [...new Map(itemKeys.map((k) => [`${k.pk}\u0000${k.sk}`, k])).values()];
     for (let i = 0; i < unique.length; i += BATCH_GET_LIMIT) {
-      let pending: Array<Record<string, unknown>> = unique
-        .slice(i, i + BATCH_GET_LIMIT)
-        .map((id) => keys.shard(pipeline, id.partition, id.bucket, id.startMs, id.endMs, id.path));
+      let pending: Array<Record<string, unknown>> = unique.slice(i, i + BATCH_GET_LIMIT);
       for (let round = 0; pending.length > 0; round++) {
         if (round === MAX_UNPROCESSED_ROUNDS) {
           throw new Error(
@@ -186,17 +253,14 @@ export class DynamoDbWindowStore implements WindowStore {
           }),
         );
         this.count(answer.ConsumedCapacity, "read");
-        for (const item of (answer.Responses?.[this.tableName] ?? []) as ShardItem[]) {
-          const shard = fromItem(item);
-          found.set(shardKey(shard), shard);
-        }
+        found.push(...(answer.Responses?.[this.tableName] ?? []));
         pending = answer.UnprocessedKeys?.[this.tableName]?.Keys ?? [];
       }
     }
     return found;
   }
 
-  fits(pipeline: string, shard: StoredShard): boolean {
+  async fits(pipeline: string, shard: StoredShard): Promise<boolean> {
     return itemSizeBytes(toItem(pipeline, shard)) <= MAX_ITEM_BYTES;
   }
 
@@ -395,6 +459,27 @@ export class DynamoDbWindowStore implements WindowStore {
     this.stats.calls++;
     this.stats.conditionalFailures++;
   }
+}
+
+function progressOf(item: Record<string, unknown>): PartitionProgress | undefined {
+  if (typeof item.partition !== "number") return undefined;
+  const sources: SourceProgress[] = [];
+  for (const [name, value] of Object.entries(item)) {
+    if (!name.startsWith("s#")) continue;
+    const v = value as { m: number; at: number; b: boolean };
+    sources.push({ source: name.slice(2), maxEventTimeMs: v.m, seenAtMs: v.at, behind: v.b });
+  }
+  return {
+    partition: item.partition,
+    maxEventTimeMs: item.maxEventTimeMs as number | undefined,
+    updatedAtMs: (item.updatedAtMs as number | undefined) ?? 0,
+    openEndsMs: [...((item.openEnds as Set<number> | undefined) ?? [])].sort((a, b) => a - b),
+    ...(typeof item.wm === "number" ? { watermarkMs: item.wm } : {}),
+    ...(sources.length > 0
+      ? { sources: sources.sort((a, b) => a.source.localeCompare(b.source)) }
+      : {}),
+    ...(typeof item.since === "number" ? { sinceMs: item.since } : {}),
+  };
 }
 
 function toItem(pipeline: string, shard: StoredShard): ShardItem {

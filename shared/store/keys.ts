@@ -5,8 +5,8 @@
  * |---|---|---|---|
  * | window shard | `w#<pipeline>#<repartition partition>#<bucket>` | `<start ms>#<end ms>` | the group keys of one bucket in one window, as a map key → aggregation state: a batch writes one item per bucket and window it touches, not one per key; partition × bucket partition keys spread the writes |
  * | split shard | same | `<start ms>#<end ms>#<path>` | a shard that would outgrow 400 KB is split: the root (or node) keeps `split: true` and no keys, its keys move to `path + "0"` / `path + "1"` by a second hash (`splitBitOf`); readers walk down from the root |
- * | partition progress | `p#<pipeline>` | `part#<repartition partition>` | max event time and the window ends still open there (`openEnds`, recorded before their state is written); one item per Kafka partition, written by that partition's invocation only |
- * | watermark | `p#<pipeline>` | `watermark` | the pipeline's watermark, monotonic; one Query on `p#<pipeline>` reads it with every partition's progress |
+ * | partition progress | `p#<pipeline>#<repartition partition>` | `progress` | max event time and the window ends still open there (`openEnds`, recorded before their state is written); with `watermarkFrom: "sources"` also each source's progress (`s#<topic>/<partition>` → `{ m: max event time, at: wall clock, b: behind }`) and the partition's own watermark (`wm`); one item and one partition key per Kafka partition, written by that partition's invocations only, so no key is written by every invocation |
+ * | watermark | `p#<pipeline>` | `watermark` | `watermarkFrom: "max"` only: the pipeline's watermark, monotonic, written by every invocation that moves it |
  * | layout | `p#<pipeline>` | `layout` | `partitions` and `stateBuckets` the state was written with; a pipeline whose definition differs refuses to run |
  *
  * A window is identified by its end (all windows of a pipeline have one size), so closing the
@@ -26,12 +26,10 @@ export const keys = {
     sk: path ? `${startMs}#${endMs}#${path}` : `${startMs}#${endMs}`,
   }),
   progressPk: (pipeline: string) => `p#${pipeline}`,
-  partitionSk: (partition: number) => `part#${partition}`,
+  partition: (pipeline: string, partition: number) => ({
+    pk: `p#${pipeline}#${partition}`,
+    sk: "progress",
+  }),
   watermarkSk: "watermark",
   layoutSk: "layout",
 } as const;
-
-/** Reads the partition number back from a progress item's sort key, or undefined for others. */
-export function partitionOfSk(sk: string): number | undefined {
-  return sk.startsWith("part#") ? Number(sk.slice(5)) : undefined;
-}

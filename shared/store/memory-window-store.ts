@@ -1,3 +1,4 @@
+import type { SourceProgress } from "../engine/source-watermark.ts";
 import {
   emptyStats,
   type OpenedEnds,
@@ -16,6 +17,9 @@ interface MemoryProgress {
   maxEventTimeMs: number | undefined;
   updatedAtMs: number;
   openEnds: Set<number>;
+  watermarkMs?: number;
+  sources?: SourceProgress[];
+  sinceMs?: number;
 }
 
 /**
@@ -36,6 +40,35 @@ export class MemoryWindowStore implements WindowStore {
   async readProgress(pipeline: string): Promise<PipelineProgress> {
     this.stats.calls++;
     return this.progressNow(pipeline);
+  }
+
+  async readPartition(pipeline: string, partition: number) {
+    this.stats.calls++;
+    return this.progressNow(pipeline).partitions.find((p) => p.partition === partition);
+  }
+
+  async recordSources(
+    pipeline: string,
+    partition: number,
+    sources: readonly SourceProgress[],
+    watermarkMs: number | undefined,
+    nowMs: number,
+  ): Promise<boolean> {
+    this.stats.calls++;
+    const current = this.partitionProgress(pipeline, partition);
+    const known = new Map((current.sources ?? []).map((s) => [s.source, s]));
+    const regresses =
+      sources.some((s) => (known.get(s.source)?.maxEventTimeMs ?? -Infinity) > s.maxEventTimeMs) ||
+      (watermarkMs !== undefined && (current.watermarkMs ?? -Infinity) > watermarkMs);
+    if (regresses) {
+      this.stats.conditionalFailures++;
+      return false;
+    }
+    for (const s of sources) known.set(s.source, structuredClone(s));
+    current.sources = [...known.values()].sort((a, b) => a.source.localeCompare(b.source));
+    if (watermarkMs !== undefined) current.watermarkMs = watermarkMs;
+    current.sinceMs ??= nowMs;
+    return true;
   }
 
   async recordLayout(pipeline: string, layout: StateLayout): Promise<boolean> {
@@ -92,7 +125,7 @@ export class MemoryWindowStore implements WindowStore {
     return found;
   }
 
-  fits(_pipeline: string, shard: StoredShard): boolean {
+  async fits(_pipeline: string, shard: StoredShard): Promise<boolean> {
     const bytes = JSON.stringify([Object.fromEntries(shard.entries), shard.applied]).length;
     return bytes <= this.maxItemBytes;
   }
@@ -104,7 +137,7 @@ export class MemoryWindowStore implements WindowStore {
     expectedVersion: number | undefined,
   ): Promise<boolean> {
     requireOpened(opened, shard);
-    if (!this.fits(pipeline, shard)) throw new Error("shard too large: split it first");
+    if (!(await this.fits(pipeline, shard))) throw new Error("shard too large: split it first");
     this.stats.calls++;
     const key = this.key(pipeline, shard);
     const stored = this.shards.get(key);
@@ -189,6 +222,9 @@ export class MemoryWindowStore implements WindowStore {
         maxEventTimeMs: p.maxEventTimeMs,
         updatedAtMs: p.updatedAtMs,
         openEndsMs: [...p.openEnds].sort((a, b) => a - b),
+        ...(p.watermarkMs === undefined ? {} : { watermarkMs: p.watermarkMs }),
+        ...(p.sources ? { sources: structuredClone(p.sources) } : {}),
+        ...(p.sinceMs === undefined ? {} : { sinceMs: p.sinceMs }),
       }));
     return {
       watermarkMs: this.watermarks.get(pipeline),

@@ -1,3 +1,5 @@
+import type { SourceProgress } from "../engine/source-watermark.ts";
+
 /** Identifies one window of one group key. Times are epoch milliseconds, the window half-open. */
 export interface WindowId {
   readonly groupKey: string;
@@ -87,6 +89,12 @@ export interface OpenedEnds {
 /** A partition's progress: the highest event time it has seen and the window ends still open. */
 export interface PartitionProgress {
   readonly partition: number;
+  /** `watermarkFrom: "sources"`: this partition's own watermark (monotonic). */
+  readonly watermarkMs?: number;
+  /** `watermarkFrom: "sources"`: what this partition knows of each source partition's progress. */
+  readonly sources?: readonly SourceProgress[];
+  /** Wall clock of the partition's first recorded sources. */
+  readonly sinceMs?: number;
   /** Undefined while the partition opened windows but recorded no batch yet. */
   readonly maxEventTimeMs: number | undefined;
   /** Wall-clock time of the partition's last batch (epoch ms), for idle close. */
@@ -122,8 +130,26 @@ export interface StoreStats {
  * transition of {@link SHARD_TRANSITIONS} or of a partition's progress, with its guard.
  */
 export interface WindowStore {
-  /** The watermark, every partition's progress and the recorded layout (one Query). */
-  readProgress(pipeline: string): Promise<PipelineProgress>;
+  /**
+   * The watermark, every partition's progress and the recorded layout: one Query, then the
+   * partitions' items (of `partitions`, or of the recorded layout's count) in BatchGets. For the
+   * flush and tools; a window invocation reads only its own partition ({@link readPartition}).
+   */
+  readProgress(pipeline: string, partitions?: number): Promise<PipelineProgress>;
+  /** One partition's progress (one consistent GetItem), undefined before its first batch. */
+  readPartition(pipeline: string, partition: number): Promise<PartitionProgress | undefined>;
+  /**
+   * `watermarkFrom: "sources"`: records source progress and the partition's watermark, if no
+   * source's max event time and not the watermark would move back (false otherwise: re-read,
+   * merge and try again).
+   */
+  recordSources(
+    pipeline: string,
+    partition: number,
+    sources: readonly SourceProgress[],
+    watermarkMs: number | undefined,
+    nowMs: number,
+  ): Promise<boolean>;
   /** Records the layout if none is; false if another one is recorded. */
   recordLayout(pipeline: string, layout: StateLayout): Promise<boolean>;
   /**
@@ -166,8 +192,11 @@ export interface WindowStore {
     shard: StoredShard,
     children: readonly [StoredShard, StoredShard],
   ): Promise<boolean>;
-  /** Whether a shard's item stays within the store's item-size limit (with its margin). */
-  fits(pipeline: string, shard: StoredShard): boolean;
+  /**
+   * Whether a shard's item stays within the store's item-size limit (with its margin). No call is
+   * made; async so that wrappers that make every method async (fault injection) keep it working.
+   */
+  fits(pipeline: string, shard: StoredShard): Promise<boolean>;
   /**
    * Closes a shard whose stored version is still `readVersion` and that is not closed yet (false
    * otherwise), bumping its version so no writer holding an older state can change it. A shard

@@ -1,5 +1,7 @@
 import { aggregatorFor } from "../engine/aggregations.ts";
+import { sourceWatermark } from "../engine/source-watermark.ts";
 import { idleWatermark, isDue, maxOf } from "../engine/watermark.ts";
+import type { PipelineProgress } from "../store/window-store.ts";
 import { emitDueWindows, type WindowDeps, watermarkOf } from "./window-batch.ts";
 import { checkLayout } from "./window-protocol.ts";
 
@@ -23,8 +25,9 @@ export interface FlushCounts {
 export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Promise<FlushCounts> {
   const { pipeline, store } = deps;
   if (pipeline.emit !== "final") return { emitted: 0, watermarkMs: undefined };
-  const progress = await store.readProgress(pipeline.name);
+  const progress = await store.readProgress(pipeline.name, pipeline.partitions);
   if (progress.layout) await checkLayout(store, pipeline, progress);
+  if (pipeline.watermarkFrom === "sources") return flushBySources(deps, progress);
   const nowMs = deps.nowMs();
   const current = watermarkOf(progress, pipeline.watermarkDelayMs);
   const lastEventTimeMs = current.maxEventTimeMs;
@@ -51,4 +54,40 @@ export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Pro
     emitted += await emitDueWindows(deps, aggregator, partition.partition, due);
   }
   return { emitted, watermarkMs };
+}
+
+/**
+ * `watermarkFrom: "sources"`: each quiet partition's own watermark, recomputed at the wall clock
+ * now (a source idle for `sourceIdle` stops holding it back), recorded, then its due windows
+ * emitted.
+ */
+async function flushBySources(
+  deps: Omit<WindowDeps, "checkpoint">,
+  progress: PipelineProgress,
+): Promise<FlushCounts> {
+  const { pipeline, store } = deps;
+  const nowMs = deps.nowMs();
+  const aggregator = aggregatorFor(pipeline.aggregations);
+  let emitted = 0;
+  let lowestMs: number | undefined;
+  for (const partition of progress.partitions) {
+    if (nowMs - partition.updatedAtMs < FLUSH_QUIET_MS) continue;
+    const watermarkMs = sourceWatermark(partition.watermarkMs, partition.sources ?? [], {
+      delayMs: pipeline.watermarkDelayMs,
+      idleMs: pipeline.sourceIdleMs,
+      expectedSources: deps.expectedSources,
+      nowMs,
+      sinceMs: partition.sinceMs ?? nowMs,
+    });
+    if (watermarkMs !== undefined && watermarkMs !== partition.watermarkMs) {
+      // Recorded before emitting: an event arriving later for a closed window is late, not lost.
+      // A failed guard means an invocation moved it further meanwhile: it emits its own windows.
+      if (!(await store.recordSources(pipeline.name, partition.partition, [], watermarkMs, nowMs)))
+        continue;
+    }
+    lowestMs = lowestMs === undefined ? watermarkMs : Math.min(lowestMs, watermarkMs ?? lowestMs);
+    const due = partition.openEndsMs.filter((end) => isDue(end, watermarkMs));
+    emitted += await emitDueWindows(deps, aggregator, partition.partition, due);
+  }
+  return { emitted, watermarkMs: lowestMs };
 }

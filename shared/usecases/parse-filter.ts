@@ -1,6 +1,6 @@
 import type { Message } from "kafkajs";
 import { type Coercion, compileRecordParser } from "../codec/parse-record.ts";
-import { encodeRepartitioned } from "../codec/repartition.ts";
+import { encodeProgressMarker, encodeRepartitioned } from "../codec/repartition.ts";
 import type { KafkaRecord } from "../msk/event.ts";
 import type { RecordMeta, Row } from "../pipeline/definition.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
@@ -69,6 +69,7 @@ export function parseFilterStep(
     // Records come partition by partition: each run of them shares its source name.
     let source = "";
     let sourceOf: KafkaRecord | undefined;
+    const progress = new Map<string, { maxEventTimeMs: number; sourceOffset: number }>();
     const reject = (record: KafkaRecord, kind: string, reason: string) => {
       counts.invalid++;
       counts.deadLetters ??= {};
@@ -185,6 +186,17 @@ export function parseFilterStep(
         ),
         timestamp: String(record.timestampMs),
       });
+      if (pipeline.watermarkFrom === "sources") noteProgress(progress, source, eventTimeMs, record);
+    }
+    // Issue 14: after its events, every repartition partition hears each source's progress.
+    for (const [from, p] of progress) {
+      const value = encodeProgressMarker({
+        source: from,
+        ...p,
+        behind: records.length >= pipeline.batchSize,
+      });
+      for (let partition = 0; partition < pipeline.partitions; partition++)
+        repartition.push({ key: null, value, partition });
     }
     return { repartition, deadLetter, counts };
   };
@@ -194,6 +206,20 @@ export function parseFilterStep(
 // time outside years 1-9999 is a producer's mistake that would drag the watermark with it.
 const YEAR_1_MS = -62_135_596_800_000;
 const YEAR_10000_MS = 253_402_300_800_000;
+
+function noteProgress(
+  progress: Map<string, { maxEventTimeMs: number; sourceOffset: number }>,
+  source: string,
+  eventTimeMs: number,
+  record: KafkaRecord,
+): void {
+  const p = progress.get(source);
+  if (!p) progress.set(source, { maxEventTimeMs: eventTimeMs, sourceOffset: record.offset });
+  else {
+    p.maxEventTimeMs = Math.max(p.maxEventTimeMs, eventTimeMs);
+    p.sourceOffset = record.offset;
+  }
+}
 
 function bump(into: Record<string, number>, key: string): void {
   into[key] = (into[key] ?? 0) + 1;

@@ -1,15 +1,30 @@
 import type { Message, TopicMessages } from "kafkajs";
-import { decodeRepartitioned, type RepartitionedEvent } from "../codec/repartition.ts";
+import {
+  decodeRepartitionRecord,
+  type ProgressMarker,
+  type RepartitionedEvent,
+} from "../codec/repartition.ts";
 import { isoMs } from "../codec/spark-json.ts";
 import { type Aggregator, aggregatorFor } from "../engine/aggregations.ts";
 import { planBatch } from "../engine/batch.ts";
+import {
+  mergeSourceProgress,
+  type SourceProgress,
+  sourceWatermark,
+} from "../engine/source-watermark.ts";
 import { advanceWatermark, isDue, maxOf } from "../engine/watermark.ts";
 import type { KafkaRecord } from "../msk/event.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
-import type { PipelineProgress, WindowStore } from "../store/window-store.ts";
+import type { PartitionProgress, PipelineProgress, WindowStore } from "../store/window-store.ts";
 import { HEADERS } from "./headers.ts";
 import { deadLetterMessage } from "./parse-filter.ts";
-import { checkLayout, emitDueWindows, resolveLeaves, writeLeaves } from "./window-protocol.ts";
+import {
+  checkLayout,
+  emitDueWindows,
+  MAX_WRITE_ATTEMPTS,
+  resolveLeaves,
+  writeLeaves,
+} from "./window-protocol.ts";
 
 export { emitDueWindows } from "./window-protocol.ts";
 
@@ -23,6 +38,11 @@ export interface WindowDeps {
   readonly send: (topicMessages: TopicMessages[]) => Promise<void>;
   readonly nowMs: () => number;
   readonly checkpoint?: (step: WindowStep) => void | Promise<void>;
+  /**
+   * `watermarkFrom: "sources"`: how many source partitions feed the pipeline, when known; a
+   * partition's watermark waits for all of them (at most the source idle time).
+   */
+  readonly expectedSources?: number;
 }
 
 /** What a window batch did: `in = counted + late + duplicates + invalid`. */
@@ -80,7 +100,7 @@ export async function processWindowBatch(
   records: readonly KafkaRecord[],
   deps: WindowDeps,
 ): Promise<WindowCounts> {
-  const { pipeline, store } = deps;
+  const { pipeline } = deps;
   const aggregator = aggregatorFor(pipeline.aggregations);
   const counts: WindowCounts = {
     ...emptyWindowCounts(),
@@ -88,43 +108,37 @@ export async function processWindowBatch(
     watermarkMs: undefined,
   };
   // read
-  const progress = await store.readProgress(pipeline.name);
-  await checkLayout(store, pipeline, progress);
-  const { maxEventTimeMs: seenMaxMs, watermarkMs: watermarkBeforeMs } = watermarkOf(
-    progress,
-    pipeline.watermarkDelayMs,
-  );
-  counts.watermarkMs = watermarkBeforeMs;
+  const watermark =
+    pipeline.watermarkFrom === "sources"
+      ? await sourcesWatermark(deps)
+      : await sharedMaxWatermark(deps);
 
   for (const [partition, partitionRecords] of byPartition(records)) {
     const events: RepartitionedEvent[] = [];
+    const markers: ProgressMarker[] = [];
     const invalid: Message[] = [];
     for (const record of partitionRecords) {
       try {
-        events.push(decodeRepartitioned(record.value, pipeline.carriedColumns));
+        const decoded = decodeRepartitionRecord(record.value, pipeline.carriedColumns);
+        if (decoded.kind === "event") events.push(decoded);
+        else markers.push(decoded);
       } catch (error) {
         invalid.push(deadLetterMessage(record, (error as Error).message));
       }
     }
     counts.invalid += invalid.length;
-    const openEnds = progress.partitions.find((p) => p.partition === partition)?.openEndsMs ?? [];
+    counts.in -= markers.length; // progress markers are not events
+    const before = await watermark.before(partition);
     const applied = await applyPartition(
       deps,
       aggregator,
       partition,
       events,
-      watermarkBeforeMs,
+      before.watermarkMs,
       counts,
     );
     // progress: the watermark moves after the batch (Spark: at the end of the micro-batch)
-    const watermarkMs = advanceWatermark(
-      watermarkBeforeMs,
-      maxOf([seenMaxMs, applied.maxEventTimeMs]),
-      pipeline.watermarkDelayMs,
-    );
-    if (watermarkMs !== undefined && watermarkMs !== progress.watermarkMs) {
-      await store.advanceWatermark(pipeline.name, watermarkMs);
-    }
+    const watermarkMs = await watermark.after(partition, events, markers, applied.maxEventTimeMs);
     counts.watermarkMs = watermarkMs;
     await deps.checkpoint?.("after-state");
 
@@ -139,13 +153,133 @@ export async function processWindowBatch(
     // emit
     if (pipeline.emit === "update") counts.emitted += applied.updates.length;
     else {
-      const dueEnds = [...new Set([...openEnds, ...applied.openedEnds])].filter((end) =>
+      const dueEnds = [...new Set([...before.openEndsMs, ...applied.openedEnds])].filter((end) =>
         isDue(end, watermarkMs),
       );
       counts.emitted += await emitDueWindows(deps, aggregator, partition, dueEnds);
     }
   }
   return counts;
+}
+
+/** Where a batch's watermark comes from and goes to, per the pipeline's `watermarkFrom`. */
+interface WatermarkSteps {
+  /** The watermark in force before the partition's batch, and its open window ends. */
+  before(
+    partition: number,
+  ): Promise<{ watermarkMs: number | undefined; openEndsMs: readonly number[] }>;
+  /** Records the batch's progress; returns the watermark after it. */
+  after(
+    partition: number,
+    events: readonly RepartitionedEvent[],
+    markers: readonly ProgressMarker[],
+    maxEventTimeMs: number | undefined,
+  ): Promise<number | undefined>;
+}
+
+/**
+ * `watermarkFrom: "max"`: one watermark for the pipeline, the max event time over all partitions
+ * minus the delay, read with every partition's progress and moved by whichever invocation gets
+ * ahead (a hot key at high partition counts, see the README).
+ */
+async function sharedMaxWatermark(deps: WindowDeps): Promise<WatermarkSteps> {
+  const { pipeline, store } = deps;
+  const progress = await store.readProgress(pipeline.name, pipeline.partitions);
+  await checkLayout(store, pipeline, progress);
+  const { maxEventTimeMs: seenMaxMs, watermarkMs: watermarkBeforeMs } = watermarkOf(
+    progress,
+    pipeline.watermarkDelayMs,
+  );
+  return {
+    before: async (partition) => ({
+      watermarkMs: watermarkBeforeMs,
+      openEndsMs: progress.partitions.find((p) => p.partition === partition)?.openEndsMs ?? [],
+    }),
+    after: async (_partition, _events, _markers, maxEventTimeMs) => {
+      const watermarkMs = advanceWatermark(
+        watermarkBeforeMs,
+        maxOf([seenMaxMs, maxEventTimeMs]),
+        pipeline.watermarkDelayMs,
+      );
+      if (watermarkMs !== undefined && watermarkMs !== progress.watermarkMs) {
+        await store.advanceWatermark(pipeline.name, watermarkMs);
+      }
+      return watermarkMs;
+    },
+  };
+}
+
+// The layout is checked once per container and pipeline, not per invocation (no hot key).
+const layoutChecked = new WeakMap<WindowStore, Set<string>>();
+
+/**
+ * `watermarkFrom: "sources"` (issue 14): each repartition partition keeps its own watermark, the
+ * minimum over source partitions of their max event time (from its events and the parse step's
+ * progress markers) minus the delay, idle sources left out (`engine/source-watermark.ts`). An
+ * invocation reads and writes only its own partition's progress item.
+ */
+async function sourcesWatermark(deps: WindowDeps): Promise<WatermarkSteps> {
+  const { pipeline, store } = deps;
+  const checked = layoutChecked.get(store) ?? new Set<string>();
+  layoutChecked.set(store, checked);
+  if (!checked.has(pipeline.name)) {
+    await checkLayout(store, pipeline, await store.readProgress(pipeline.name, 0));
+    checked.add(pipeline.name);
+  }
+  const read = new Map<number, PartitionProgress | undefined>();
+  return {
+    before: async (partition) => {
+      const progress = await store.readPartition(pipeline.name, partition);
+      read.set(partition, progress);
+      return { watermarkMs: progress?.watermarkMs, openEndsMs: progress?.openEndsMs ?? [] };
+    },
+    after: async (partition, events, markers) => {
+      const nowMs = deps.nowMs();
+      let progress = read.get(partition);
+      const seen = sightings(events, markers, nowMs);
+      for (let attempt = 1; ; attempt++) {
+        const known = progress?.sources ?? [];
+        const merged = mergeSourceProgress(known, seen(known));
+        const watermarkMs = sourceWatermark(progress?.watermarkMs, merged, {
+          delayMs: pipeline.watermarkDelayMs,
+          idleMs: pipeline.sourceIdleMs,
+          expectedSources: deps.expectedSources,
+          nowMs,
+          sinceMs: progress?.sinceMs ?? nowMs,
+        });
+        if (await store.recordSources(pipeline.name, partition, merged, watermarkMs, nowMs)) {
+          return watermarkMs;
+        }
+        if (attempt === MAX_WRITE_ATTEMPTS) {
+          throw new Error(`progress of partition ${partition} kept changing; retry the batch`);
+        }
+        progress = await store.readPartition(pipeline.name, partition);
+      }
+    },
+  };
+}
+
+/** Each source's progress as this batch shows it (a marker's `behind`, else what was known). */
+function sightings(
+  events: readonly RepartitionedEvent[],
+  markers: readonly ProgressMarker[],
+  nowMs: number,
+): (known: readonly SourceProgress[]) => SourceProgress[] {
+  const max = new Map<string, number>();
+  const behind = new Map<string, boolean>();
+  for (const e of events)
+    max.set(e.source, Math.max(max.get(e.source) ?? e.eventTimeMs, e.eventTimeMs));
+  for (const m of markers) {
+    max.set(m.source, Math.max(max.get(m.source) ?? m.maxEventTimeMs, m.maxEventTimeMs));
+    behind.set(m.source, m.behind);
+  }
+  return (known) =>
+    [...max].map(([source, maxEventTimeMs]) => ({
+      source,
+      maxEventTimeMs,
+      seenAtMs: nowMs,
+      behind: behind.get(source) ?? known.find((k) => k.source === source)?.behind ?? false,
+    }));
 }
 
 interface PartitionOutcome {

@@ -179,7 +179,7 @@ export async function writeLeaves(
           ? { expiresAtMs: leaf.id.endMs + pipeline.watermarkDelayMs + EMITTED_RETENTION_MS }
           : {}),
       };
-      if (!store.fits(pipeline.name, shard)) {
+      if (!(await store.fits(pipeline.name, shard))) {
         const children = await splitLeaf(store, pipeline.name, opened, leaf.id, current);
         if (children) {
           pending.push(...routeLeaf(leaf, children));

@@ -101,6 +101,8 @@ export async function drivePipeline(
     nowMs: Date.now,
     logger: new Logger({ logLevel: "ERROR" }),
     metrics: new Metrics({ namespace: "test" }),
+    // The driver knows how many source partitions feed the pipeline (a deployment sets it too).
+    expectedSources: sourcePartitions,
     checkpoint: (step) => {
       if (step === faults.crashAt && windowInvocations % 3 === 0) throw new InjectedCrash(step);
     },

@@ -134,8 +134,8 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
     const put = store.putShard(pipeline, anyEnd, big, undefined);
 
     // Assess
-    expect(store.fits(pipeline, big)).toBe(false);
-    expect(store.fits(pipeline, shard(5, 0))).toBe(true);
+    expect(await store.fits(pipeline, big)).toBe(false);
+    expect(await store.fits(pipeline, shard(5, 0))).toBe(true);
     await expect(put).rejects.toThrow(ShardTooLargeError);
   });
 
@@ -189,10 +189,10 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
     await store.advanceWatermark("q", 100);
     await store.advanceWatermark("q", 50);
     const before = store.stats.calls;
-    const progress = await store.readProgress("q");
+    const progress = await store.readProgress("q", 3);
 
-    // Assess
-    expect(store.stats.calls - before).toBe(1);
+    // Assess: one Query (watermark, layout) and one BatchGet (the partitions' own items).
+    expect(store.stats.calls - before).toBe(2);
     expect(progress.watermarkMs).toBe(100);
     expect(progress.partitions).toEqual([
       { partition: 0, maxEventTimeMs: 5_000, updatedAtMs: 2, openEndsMs: [600_000, 900_000] },
@@ -200,5 +200,34 @@ describe("DynamoDbWindowStore on DynamoDB Local", () => {
     ]);
     expect(store.stats.writeCapacityUnits).toBeGreaterThan(0);
     expect(store.stats.readCapacityUnits).toBeGreaterThan(0);
+  });
+
+  it("keeps each partition's source progress and watermark monotonic, in its own item", async () => {
+    // Prepare
+    const t0 = { source: "t/0", maxEventTimeMs: 5_000, seenAtMs: 1, behind: false };
+    const t1 = { source: "t/1", maxEventTimeMs: 3_000, seenAtMs: 1, behind: true };
+
+    // Act
+    const first = await store.recordSources("src", 2, [t0, t1], 100, 1);
+    const older = await store.recordSources("src", 2, [{ ...t0, maxEventTimeMs: 4_000 }], 100, 2);
+    const lowerWatermark = await store.recordSources("src", 2, [], 50, 3);
+    const newer = await store.recordSources(
+      "src",
+      2,
+      [{ ...t1, maxEventTimeMs: 9_000, seenAtMs: 4 }],
+      200,
+      4,
+    );
+    const progress = await store.readPartition("src", 2);
+
+    // Assess
+    expect([first, older, lowerWatermark, newer]).toEqual([true, false, false, true]);
+    expect(progress).toMatchObject({
+      partition: 2,
+      watermarkMs: 200,
+      sinceMs: 1,
+      sources: [t0, { ...t1, maxEventTimeMs: 9_000, seenAtMs: 4 }],
+    });
+    expect(await store.readPartition("src", 3)).toBeUndefined();
   });
 });

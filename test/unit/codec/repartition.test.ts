@@ -1,5 +1,10 @@
 import { describe, expect, it } from "vitest";
-import { decodeRepartitioned, encodeRepartitioned } from "../../../shared/codec/repartition.ts";
+import {
+  decodeRepartitioned,
+  decodeRepartitionRecord,
+  encodeProgressMarker,
+  encodeRepartitioned,
+} from "../../../shared/codec/repartition.ts";
 
 const columns = ["amount", "action"];
 
@@ -33,6 +38,32 @@ describe("repartition records", () => {
   ])("refuse %s as not ours", (_case, value) => {
     expect(() => decodeRepartitioned(Buffer.from(value), columns)).toThrow(
       value === "{" ? SyntaxError : "not a sparkless repartition record",
+    );
+  });
+});
+
+describe("progress markers (issue 14)", () => {
+  it("round-trip, and are told apart from events", () => {
+    // Prepare
+    const marker = {
+      source: "transactions/2",
+      maxEventTimeMs: 1_700_000_000_000,
+      sourceOffset: 99,
+      behind: true,
+    };
+
+    // Act
+    const wire = encodeProgressMarker(marker);
+    const decoded = decodeRepartitionRecord(Buffer.from(wire), columns);
+    const event = decodeRepartitionRecord(Buffer.from('["a",1,"t/0",1,2,"x"]'), columns);
+
+    // Assess
+    expect(wire).toBe('[null,1700000000000,"transactions/2",99,1]');
+    expect(decoded).toEqual({ kind: "progress", ...marker });
+    expect(event).toMatchObject({ kind: "event", groupKey: "a", sourceOffset: 1 });
+    expect(() => decodeRepartitioned(Buffer.from(wire), columns)).toThrow("not a sparkless");
+    expect(() => decodeRepartitionRecord(Buffer.from("[null,1]"), columns)).toThrow(
+      "not a sparkless",
     );
   });
 });
