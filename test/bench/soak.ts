@@ -302,12 +302,14 @@ async function sigkillSoak(rounds: number): Promise<number> {
       finishTimeoutMs: 600_000,
       seed: 11,
       log: console.log,
+      processLog: join(stateDir(profile), "pipeline.log"),
     });
     const wrong = [...outcome.expected].filter(([w, t]) => outcome.actual.get(w) !== t).length;
     const extra = [...outcome.actual.keys()].filter((w) => !outcome.expected.has(w)).length;
     const summary = {
       rounds,
       killedWhileWorking: outcome.killedWhileWorking,
+      crashed: outcome.crashed,
       eventsIn: outcome.row.eventsIn,
       parsedByKilledProcesses: outcome.parsedByKilled,
       windowsExpected: outcome.expected.size,
@@ -323,7 +325,7 @@ async function sigkillSoak(rounds: number): Promise<number> {
     };
     reportHardening(outcome.row);
     console.log(
-      `rounds ${rounds} (killed while invoking: ${outcome.killedWhileWorking}); events ${summary.eventsIn}, ` +
+      `rounds ${rounds} (killed while invoking: ${outcome.killedWhileWorking}, crashed by themselves: ${outcome.crashed}); events ${summary.eventsIn}, ` +
         `parsed by the killed processes ${summary.parsedByKilledProcesses}; windows expected ${summary.windowsExpected}, ` +
         `missing or wrong ${wrong}, unexpected ${extra}; results out ${summary.resultsOut}, byte-identical duplicates ${summary.duplicatesByteIdentical}; ` +
         `first invocation after start: median ${summary.firstInvocationMs.median} ms, max ${summary.firstInvocationMs.max} ms; ` +
@@ -334,7 +336,7 @@ async function sigkillSoak(rounds: number): Promise<number> {
     const file = join(dir, `soak-sigkill-${new Date().toISOString().replace(/[:.]/g, "-")}.json`);
     writeFileSync(file, `${JSON.stringify(summary, null, 2)}\n`);
     console.log(`\n${file}`);
-    return wrong === 0 && extra === 0 ? 0 : 1;
+    return wrong === 0 && extra === 0 && outcome.crashed === 0 ? 0 : 1;
   } finally {
     await stopServers(profile);
   }

@@ -2,6 +2,7 @@
 // finish: every result must be there and right, a duplicate only byte-identical. One
 // implementation for `npm test` (a few rounds) and `npm run soak -- --sigkill <rounds>`.
 import { type ChildProcess, spawn } from "node:child_process";
+import { openSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { setTimeout as sleep } from "node:timers/promises";
@@ -30,6 +31,8 @@ export interface SigkillRoundsOptions {
   readonly finishTimeoutMs?: number;
   readonly seed?: number;
   readonly log?: (line: string) => void;
+  /** A file the processes' stderr is appended to (else it is dropped). */
+  readonly processLog?: string;
 }
 
 export interface SigkillOutcome {
@@ -38,6 +41,8 @@ export interface SigkillOutcome {
   readonly actual: ReadonlyMap<string, number>;
   /** Rounds whose process was killed after it had begun invoking the functions. */
   readonly killedWhileWorking: number;
+  /** Processes that exited by themselves (a crash: must be 0), the last run included. */
+  readonly crashed: number;
   /** Source events the killed processes had handed to the parse function (their last report). */
   readonly parsedByKilled: number;
   /** Milliseconds from a process's start to its first invocation: median and max. */
@@ -83,6 +88,7 @@ export async function runSigkillRounds(options: SigkillRoundsOptions): Promise<S
     // invokes, and kills it at a random moment after.
     const roundsStartedMs = Date.now();
     let killedWhileWorking = 0;
+    let crashed = 0;
     let parsedByKilled = 0;
     const firstInvocation: number[] = [];
     for (let round = 0; round < options.rounds; round++) {
@@ -91,7 +97,7 @@ export async function runSigkillRounds(options: SigkillRoundsOptions): Promise<S
         topic: source,
         messages: trace.slice(from, from + options.eventsPerRound).map((e) => ({ value: e.value })),
       });
-      const child = startPipelineProcess(settings, children);
+      const child = startPipelineProcess(settings, children, options.processLog);
       const startedMs = Date.now();
       const working = await child.invoking(60_000);
       if (working) {
@@ -99,23 +105,32 @@ export async function runSigkillRounds(options: SigkillRoundsOptions): Promise<S
         firstInvocation.push(Date.now() - startedMs);
       }
       await sleep(Math.floor(random() * options.maxKillDelayMs));
+      const crash = child.process.exitCode;
+      if (crash !== null) crashed++;
       child.process.kill("SIGKILL");
       await child.exited;
       parsedByKilled += child.latest()?.parseIn ?? 0;
       log(
         `round ${round + 1}/${options.rounds}: killed ${((Date.now() - startedMs) / 1000).toFixed(1)} s after start` +
-          `${working ? "" : " (before it invoked)"}, it had parsed ${child.latest()?.parseIn ?? 0} and windowed ${child.latest()?.windowIn ?? 0}`,
+          `${working ? "" : " (before it invoked)"}${crash === null ? "" : ` — it had exited by itself with code ${crash}`}, it had parsed ${child.latest()?.parseIn ?? 0} and windowed ${child.latest()?.windowIn ?? 0}`,
       );
     }
     const roundsMs = Date.now() - roundsStartedMs;
 
     // The last run: left to finish.
     const finishStartedMs = Date.now();
-    startPipelineProcess(settings, children);
+    const last = startPipelineProcess(settings, children, options.processLog);
     await output.start();
     const records = () => [...output.all().values()].flat() as MskEventRecord[];
     const deadline = Date.now() + (options.finishTimeoutMs ?? 300_000);
-    while (resultsById(records()).size < expected.size && Date.now() < deadline) await sleep(200);
+    while (resultsById(records()).size < expected.size && Date.now() < deadline) {
+      if (last.process.exitCode !== null) {
+        crashed++;
+        log(`the last run exited by itself with code ${last.process.exitCode}`);
+        break;
+      }
+      await sleep(200);
+    }
     const finishMs = Date.now() - finishStartedMs;
     const byId = resultsById(records());
     const actual = resultTotals([...byId.values()]);
@@ -133,6 +148,7 @@ export async function runSigkillRounds(options: SigkillRoundsOptions): Promise<S
       expected,
       actual,
       killedWhileWorking,
+      crashed,
       parsedByKilled,
       firstInvocationMs: {
         median: sorted[Math.floor(sorted.length / 2)] ?? 0,
@@ -149,13 +165,17 @@ export async function runSigkillRounds(options: SigkillRoundsOptions): Promise<S
 }
 
 /** Starts pipeline-process.ts and follows its reports. */
-function startPipelineProcess(settings: PipelineProcessSettings, children: Set<ChildProcess>) {
+function startPipelineProcess(
+  settings: PipelineProcessSettings,
+  children: Set<ChildProcess>,
+  stderrFile: string | undefined,
+) {
   const child = spawn(
     process.execPath,
     ["--import", "tsx", join(import.meta.dirname, "pipeline-process.ts")],
     {
       env: { ...process.env, SPARKLESS_TEST_PIPELINE: JSON.stringify(settings) },
-      stdio: ["ignore", "pipe", "ignore"],
+      stdio: ["ignore", "pipe", stderrFile ? openSync(stderrFile, "a") : "ignore"],
     },
   );
   children.add(child);

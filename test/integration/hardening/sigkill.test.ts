@@ -23,6 +23,7 @@ describe("the pipeline process killed with SIGKILL", () => {
     // Assess (a result id seen twice with different bytes already failed the run)
     reportHardening(outcome.row);
     expect(outcome.actual).toEqual(outcome.expected);
+    expect(outcome.crashed).toBe(0);
     expect(outcome.killedWhileWorking).toBeGreaterThanOrEqual(ROUNDS - 1);
   });
 });
