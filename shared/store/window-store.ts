@@ -62,8 +62,8 @@ export interface StoredShard<S = unknown> extends ShardId {
 export const SHARD_TRANSITIONS = {
   /** putShard: create or update entries. */
   write: { from: ["absent", "open"], to: "open" },
-  /** splitShard: move a leaf's keys into two absent children. */
-  split: { from: ["open"], to: "split" },
+  /** splitShard: move a leaf's keys (none when absent: one batch brings too many) into two absent children. */
+  split: { from: ["absent", "open"], to: "split" },
   /** closeShard: no write may land after it. */
   close: { from: ["absent", "open"], to: "closed" },
 } as const;

@@ -121,6 +121,39 @@ function routeToChildren(
   return routed.filter((r) => r.events.length > 0);
 }
 
+/**
+ * Every stored leaf of the windows of `partition` ending at `endsMs` (all buckets, split shards
+ * walked down): a window's whole state, for tools that list a partition's windows or a key's
+ * aggregates (`npm run state`). Absent buckets are left out.
+ */
+export async function readWindowLeaves(
+  store: WindowStore,
+  pipeline: Pipeline,
+  partition: number,
+  endsMs: readonly number[],
+): Promise<StoredShard[]> {
+  const leaves: StoredShard[] = [];
+  let level: ShardId[] = endsMs.flatMap((endMs) =>
+    Array.from({ length: pipeline.stateBuckets }, (_, bucket) => ({
+      partition,
+      bucket,
+      startMs: endMs - pipeline.windowSizeMs,
+      endMs,
+    })),
+  );
+  while (level.length > 0) {
+    const stored = await store.getShards(pipeline.name, level);
+    const next: ShardId[] = [];
+    for (const id of level) {
+      const shard = stored.get(shardKey(id));
+      if (shard?.split) next.push(...childrenOf(id));
+      else if (shard) leaves.push(shard);
+    }
+    level = next;
+  }
+  return leaves;
+}
+
 /** What writing a batch's leaves did. */
 export interface WriteOutcome {
   /** Events applied by this call (each once, even when it went to several windows). */

@@ -5,6 +5,7 @@ import { StateLayoutChangedError } from "../../../shared/store/errors.ts";
 import { MemoryWindowStore } from "../../../shared/store/memory-window-store.ts";
 import { flushDueWindows } from "../../../shared/usecases/flush.ts";
 import { processWindowBatch } from "../../../shared/usecases/window-batch.ts";
+import { readWindowLeaves } from "../../../shared/usecases/window-protocol.ts";
 import { repartitionRecord } from "../../fixtures/repartition-records.ts";
 
 // Issue 13 §5: a key's state lives in the item its repartition partition and bucket name; a
@@ -50,5 +51,33 @@ describe.each([
     await expect(processWindowBatch([event(1)], deps(before))).resolves.toMatchObject({
       counted: 1,
     });
+  });
+});
+
+describe("readWindowLeaves (for the state tool)", () => {
+  it("returns a window's whole state, split shards walked down", async () => {
+    // Prepare: one bucket and a tiny item limit, so the window's shard splits.
+    const pipeline = definePipeline({ ...userSpending.definition, stateBuckets: 1 });
+    const store = new MemoryWindowStore(60);
+    const users = ["alice", "bob", "carol", "dave", "erin", "frank"];
+    const records = users.map((user, offset) =>
+      repartitionRecord(pipeline, {
+        groupKey: user,
+        eventTimeMs: 0,
+        row: { amount: offset + 1 },
+        source: "transactions/0",
+        sourceOffset: offset,
+      }),
+    );
+    await processWindowBatch(records, { pipeline, store, send: async () => {}, nowMs: () => 0 });
+
+    // Act
+    const leaves = await readWindowLeaves(store, pipeline, 0, [300_000]);
+
+    // Assess
+    expect(leaves.length).toBeGreaterThan(1);
+    const entries = new Map(leaves.flatMap((l) => [...l.entries]));
+    expect([...entries.keys()].sort()).toEqual(users);
+    expect(entries.get("carol")).toEqual([3]);
   });
 });
