@@ -23,6 +23,16 @@ export interface PipelineTopicsProps {
    * create topics on first use); undefined: the source topics must exist already.
    */
   readonly createSourceTopicsWithPartitions: number | undefined;
+  /**
+   * Per-partition starting offsets (Spark's JSON form) to commit on the mappings' consumer groups
+   * before the mappings exist: Lambda starts from a group's committed offsets and ignores
+   * `StartingPosition` (https://docs.aws.amazon.com/lambda/latest/dg/kafka-consumer-group-id.html).
+   * A group that already committed keeps its offsets. @default none
+   */
+  readonly startingOffsets?: ReadonlyArray<{
+    readonly groupId: string;
+    readonly offsets: Readonly<Record<string, Readonly<Record<number, number>>>>;
+  }>;
 }
 
 /**
@@ -94,9 +104,21 @@ export class PipelineTopics extends Construct {
       environment: cluster.kafkaEnvironment(),
       bundling: { sourceMap: true, forceDockerBundling: false },
     });
+    const startingOffsets = props.startingOffsets ?? [];
+    // Committing a group's offsets is Kafka's OffsetCommit: Read on the group and the topic, i.e.
+    // MSK's AlterGroup/DescribeGroup on the group and ReadData/DescribeTopic on the topic
+    // (https://docs.aws.amazon.com/msk/latest/developerguide/kafka-actions.html).
     cluster.grantKafkaAccess(onEvent, {
       administer: topics.map((t) => t.topic),
       describe: props.createSourceTopicsWithPartitions === undefined ? pipeline.topics.sources : [],
+      ...(startingOffsets.length > 0
+        ? {
+            consume: {
+              topics: [...new Set(startingOffsets.flatMap((s) => Object.keys(s.offsets)))],
+              groups: startingOffsets.map((s) => s.groupId),
+            },
+          }
+        : {}),
     });
     onEvent.node.defaultChild?.node.addDependency(cluster.loginReady);
     const provider = new cr.Provider(this, "Provider", {
@@ -112,6 +134,11 @@ export class PipelineTopics extends Construct {
         Topics: topics,
         RequiredTopics:
           props.createSourceTopicsWithPartitions === undefined ? pipeline.topics.sources : [],
+        // JSON text: CloudFormation would turn the offsets' numbers into strings.
+        GroupOffsets: startingOffsets.map((s) => ({
+          GroupId: s.groupId,
+          Offsets: JSON.stringify(s.offsets),
+        })),
       },
     });
     // The custom resource logs in to Kafka: not before the SCRAM secret is associated.

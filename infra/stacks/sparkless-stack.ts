@@ -3,7 +3,10 @@ import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type { Construct } from "constructs";
 import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
-import { mappingStartingPosition } from "../../shared/pipeline/starting-position.ts";
+import {
+  groupStartingOffsets,
+  mappingStartingPosition,
+} from "../../shared/pipeline/starting-position.ts";
 import { pipelineNamed } from "../../shared/pipelines/index.ts";
 import { ConfigError, readConfig } from "../config.ts";
 import { Bastion } from "../constructs/bastion.ts";
@@ -14,6 +17,7 @@ import { PipelineFunctions } from "../constructs/pipeline-functions.ts";
 import { PipelineTopics } from "../constructs/pipeline-topics.ts";
 import { StateTable } from "../constructs/state-table.ts";
 import { filterPattern } from "../filter-criteria.ts";
+import { deployedGeneration } from "../generation-config.ts";
 import { acknowledgeNagFindings } from "../nag.ts";
 
 export interface SparklessStackProps extends StackProps {
@@ -34,7 +38,11 @@ export class SparklessStack extends Stack {
   constructor(scope: Construct, id: string, props: SparklessStackProps = {}) {
     super(scope, id, props);
     const config = readConfig(this.node);
-    const pipeline = props.pipeline ?? namedPipeline(config.pipeline);
+    // A reprocessing deploy (`sparkless:generation`) is the pipeline under its generation's name.
+    const pipeline = deployedGeneration(
+      this.node,
+      props.pipeline ?? namedPipeline(config.pipeline),
+    );
     if (pipeline.topics.sourcePattern) {
       throw new ConfigError(
         `pipeline '${pipeline.name}' reads a topic pattern; Lambda's MSK mappings take topic names: list them in source.topics`,
@@ -54,7 +62,15 @@ export class SparklessStack extends Stack {
       timeoutSeconds: config.functions.timeoutSeconds,
       logRetentionDays: config.functions.logRetentionDays,
     });
+    // A consumer group id must be unique among all Kafka event sources: one per pipeline, stage
+    // and source topic. Kafka topic names ([a-zA-Z0-9._-]) fit Lambda's pattern and have no ':'
+    // (a colon in the group name suppresses MSK's consumer-lag metrics).
+    const group = (stage: string) => `sparkless-${pipeline.name}-${stage}`;
     const topics = new PipelineTopics(this, "Topics", {
+      startingOffsets: pipeline.topics.sources.flatMap((topic) => {
+        const offsets = groupStartingOffsets(pipeline.startingPosition, [topic]);
+        return offsets ? [{ groupId: group(`parse-filter-${topic}`), offsets }] : [];
+      }),
       pipeline,
       cluster,
       replicationFactor: config.topics.replicationFactor,
@@ -62,10 +78,6 @@ export class SparklessStack extends Stack {
         config.cluster.mode === "new" ? config.topics.sourcePartitions : undefined,
     });
 
-    // A consumer group id must be unique among all Kafka event sources: one per pipeline, stage
-    // and source topic. Kafka topic names ([a-zA-Z0-9._-]) fit Lambda's pattern and have no ':'
-    // (a colon in the group name suppresses MSK's consumer-lag metrics).
-    const group = (stage: string) => `sparkless-${pipeline.name}-${stage}`;
     const pollers = config.pollers ? { pollers: config.pollers } : {};
     const mappings = [
       ...pipeline.topics.sources.map((topic, i) => ({
@@ -98,7 +110,8 @@ export class SparklessStack extends Stack {
         }),
       },
     ];
-    // The mappings need their topics to exist when they start reading.
+    // The mappings need their topics to exist when they start reading, and their groups' starting
+    // offsets committed before they join (the topics resource sets both).
     for (const { mapping } of mappings) mapping.node.addDependency(topics);
 
     new events.Rule(this, "FlushSchedule", {
