@@ -32,6 +32,12 @@ export interface Faults {
   readonly crashAt?: WindowStep;
   /** This share of DynamoDB calls fails as throttled, before or after it took effect. */
   readonly throttleShare?: number;
+  /**
+   * Every `every`-th window batch fails `times` times in a row before it succeeds, at a step that
+   * moves on with each attempt (more than AWS's cap of 10, which applies only with an on-failure
+   * destination — never configured: retries go on until success).
+   */
+  readonly failBatches?: { readonly every: number; readonly times: number };
 }
 
 export interface DriverTotals {
@@ -41,6 +47,13 @@ export interface DriverTotals {
 }
 
 class InjectedCrash extends Error {}
+
+const STEPS: readonly WindowStep[] = [
+  "before-state",
+  "between-state-writes",
+  "after-state",
+  "after-emit",
+];
 
 /**
  * The store with DynamoDB's throttling injected: a call fails (retriable, as the SDK reports an
@@ -86,6 +99,8 @@ export async function drivePipeline(
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
   const producer = new ReusableProducer(async () => kafkaConnection(), "driver");
   let windowInvocations = 0;
+  let attemptsOfBatch = 0;
+  let windowBatches = 0;
   const totals: DriverTotals = {
     parse: { in: 0, valid: 0, filtered: 0, invalid: 0 },
     window: { counted: 0, late: 0, duplicates: 0, invalid: 0 },
@@ -105,6 +120,11 @@ export async function drivePipeline(
     expectedSources: sourcePartitions,
     checkpoint: (step) => {
       if (step === faults.crashAt && windowInvocations % 3 === 0) throw new InjectedCrash(step);
+      // The target step moves on with each attempt; a step at or after it fails (always reached).
+      const target = STEPS.indexOf(step) >= attemptsOfBatch % 3;
+      const failing = faults.failBatches && windowBatches % faults.failBatches.every === 0;
+      if (failing && attemptsOfBatch <= (faults.failBatches?.times ?? 0) && target)
+        throw new InjectedCrash(`${step}, attempt ${attemptsOfBatch}`);
     },
   };
   const parse = parseFilterHandler(deps);
@@ -114,8 +134,11 @@ export async function drivePipeline(
   await Promise.all([source.start(), repartition.start()]);
 
   const runWindow = async (records: MskEventRecord[]) => {
+    attemptsOfBatch = 0;
+    windowBatches++;
     for (;;) {
       windowInvocations++;
+      attemptsOfBatch++;
       try {
         const outcomes = faults.raceWindow
           ? await Promise.all([window(event(records)), window(event(records))])

@@ -208,4 +208,23 @@ describe("the default pipeline on the real broker and DynamoDB Local", () => {
       if (crashAt === "after-emit") expect(output.duplicates).toBeGreaterThan(0);
     },
   );
+
+  // With no on-failure destination Lambda retries a failed Kafka batch until it succeeds; the
+  // cap of 10 applies only with a destination, which the stack refuses.
+  // https://docs.aws.amazon.com/lambda/latest/dg/kafka-retry-configurations.html
+  it("gives Spark's results when window batches fail 12 times (more than AWS's cap) before they succeed", async () => {
+    // Prepare
+    const pipeline = await freshPipeline();
+
+    // Act
+    const totals = await drivePipeline(kafka, pipeline, tableName, SOURCE_PARTITIONS, BATCH_SIZE, {
+      failBatches: { every: 10, times: 12 },
+    });
+
+    // Assess
+    const output = resultsOf(await readTopic(pipeline.topics.output));
+    report("retries past AWS's cap", `every 10th batch fails 12 times (${totals.crashes})`, output);
+    expect(totals.crashes).toBeGreaterThan(12);
+    expect(output.totals).toEqual(expected);
+  }, 180_000);
 });
