@@ -24,6 +24,7 @@ import type { WindowStore } from "../shared/store/window-store.ts";
 import type { ParseFilterCounts } from "../shared/usecases/parse-filter.ts";
 import { emptyWindowCounts, type WindowCounts } from "../shared/usecases/window-batch.ts";
 import { EventSourceMappingRunner } from "./esm/runner.ts";
+import { startPatternSources } from "./pattern-sources.ts";
 
 export interface LocalPipelineOptions {
   readonly pipeline: Pipeline;
@@ -41,6 +42,8 @@ export interface LocalPipelineOptions {
   readonly maxRetryBackoffMs?: number;
   /** The mappings' consumer-group session timeout (crash tests shorten it). @default 30000 */
   readonly sessionTimeoutMs?: number;
+  /** How often a pattern source lists the topics again (new matches get a mapping). @default 30000 */
+  readonly patternRefreshMs?: number;
   /** Wraps the state store the functions use (fault injection in tests). */
   readonly wrapStore?: (store: WindowStore) => WindowStore;
 }
@@ -148,19 +151,28 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
   const startingOffsets = options.fromEarliest
     ? undefined
     : groupStartingOffsets(pipeline.startingPosition, sources);
-  if (startingOffsets && Object.keys(startingOffsets).length > 0)
+  if (!sourcePattern && startingOffsets && Object.keys(startingOffsets).length > 0)
     await applyStartingOffsets(admin, `${groupPrefix}-parse-filter`, startingOffsets);
-  const runners = [
+  const parseRunner = (
+    topics: readonly string[],
+    consumerGroupId: string,
+    position: typeof startingPosition,
+  ) =>
     new EventSourceMappingRunner(options.kafka, {
       name: "parse-filter",
-      topics: sources,
-      consumerGroupId: `${groupPrefix}-parse-filter`,
+      topics,
+      consumerGroupId,
       batchSize: pipeline.batchSize,
       maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
-      startingPosition,
+      startingPosition: position,
       ...mappingSettings,
       handler: counted(async (event) => add(totals.parse, await parse(event))),
-    }),
+    });
+  // A pattern source gets one mapping per matching topic, started below and kept up to date.
+  const runners = [
+    ...(sourcePattern
+      ? []
+      : [parseRunner(sources, `${groupPrefix}-parse-filter`, startingPosition)]),
     new EventSourceMappingRunner(options.kafka, {
       name: "window",
       topics: [pipeline.topics.repartition],
@@ -176,6 +188,17 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     }),
   ];
   for (const runner of runners) await runner.start();
+  const patternSources = sourcePattern
+    ? await startPatternSources({
+        pipeline,
+        admin,
+        runnerFor: (topic, group, position) => parseRunner([topic], group, position),
+        startingPosition,
+        applyOffsets: !options.fromEarliest,
+        runners,
+        everyMs: options.patternRefreshMs ?? 30_000,
+      })
+    : undefined;
   const flushTimer = setInterval(() => {
     flush().then(
       (c) => {
@@ -193,6 +216,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     admin,
     async stop() {
       clearInterval(flushTimer);
+      await patternSources?.stop();
       await Promise.all(runners.map((r) => r.stop()));
       await producer.disconnect();
       await admin.disconnect();
