@@ -70,9 +70,19 @@ async function flushBySources(
   const aggregator = aggregatorFor(pipeline.aggregations);
   let emitted = 0;
   let lowestMs: number | undefined;
+  // A source is idle only if no partition heard from it lately: a paused partition's stale view
+  // of a source that others still hear from must not let its windows close under its backlog.
+  const lastSeenMs = new Map<string, number>();
+  for (const p of progress.partitions)
+    for (const s of p.sources ?? [])
+      lastSeenMs.set(s.source, Math.max(lastSeenMs.get(s.source) ?? s.seenAtMs, s.seenAtMs));
   for (const partition of progress.partitions) {
     if (nowMs - partition.updatedAtMs < FLUSH_QUIET_MS) continue;
-    const watermarkMs = sourceWatermark(partition.watermarkMs, partition.sources ?? [], {
+    const sources = (partition.sources ?? []).map((s) => ({
+      ...s,
+      seenAtMs: lastSeenMs.get(s.source) ?? s.seenAtMs,
+    }));
+    const watermarkMs = sourceWatermark(partition.watermarkMs, sources, {
       delayMs: pipeline.watermarkDelayMs,
       idleMs: pipeline.sourceIdleMs,
       expectedSources: deps.expectedSources,

@@ -138,7 +138,14 @@ export async function processWindowBatch(
       counts,
     );
     // progress: the watermark moves after the batch (Spark: at the end of the micro-batch)
-    const watermarkMs = await watermark.after(partition, events, markers, applied.maxEventTimeMs);
+    const newestRecordMs = Math.max(...partitionRecords.map((r) => r.timestampMs));
+    const watermarkMs = await watermark.after(
+      partition,
+      events,
+      markers,
+      applied.maxEventTimeMs,
+      newestRecordMs,
+    );
     counts.watermarkMs = watermarkMs;
     await deps.checkpoint?.("after-state");
 
@@ -174,6 +181,8 @@ interface WatermarkSteps {
     events: readonly RepartitionedEvent[],
     markers: readonly ProgressMarker[],
     maxEventTimeMs: number | undefined,
+    /** Kafka timestamp (epoch ms) of the batch's newest record: how far behind the partition is. */
+    newestRecordMs: number,
   ): Promise<number | undefined>;
 }
 
@@ -233,8 +242,12 @@ async function sourcesWatermark(deps: WindowDeps): Promise<WatermarkSteps> {
       read.set(partition, progress);
       return { watermarkMs: progress?.watermarkMs, openEndsMs: progress?.openEndsMs ?? [] };
     },
-    after: async (partition, events, markers) => {
+    after: async (partition, events, markers, _maxEventTimeMs, newestRecordMs) => {
       const nowMs = deps.nowMs();
+      // A partition reading records older than the idle time is behind: a source missing from
+      // its batch may be further on in its backlog, so none counts as idle here (the flush,
+      // which sees every partition, decides idleness for partitions with nothing to read).
+      const caughtUp = nowMs - newestRecordMs < pipeline.sourceIdleMs;
       let progress = read.get(partition);
       const seen = sightings(events, markers, nowMs);
       for (let attempt = 1; ; attempt++) {
@@ -242,7 +255,7 @@ async function sourcesWatermark(deps: WindowDeps): Promise<WatermarkSteps> {
         const merged = mergeSourceProgress(known, seen(known));
         const watermarkMs = sourceWatermark(progress?.watermarkMs, merged, {
           delayMs: pipeline.watermarkDelayMs,
-          idleMs: pipeline.sourceIdleMs,
+          idleMs: caughtUp ? pipeline.sourceIdleMs : undefined,
           expectedSources: deps.expectedSources,
           nowMs,
           sinceMs: progress?.sinceMs ?? nowMs,
