@@ -231,9 +231,10 @@ async function sourcesWatermark(deps: WindowDeps): Promise<WatermarkSteps> {
   const { pipeline, store } = deps;
   const checked = layoutChecked.get(store) ?? new Set<string>();
   layoutChecked.set(store, checked);
-  if (!checked.has(pipeline.name)) {
+  const layout = `${pipeline.name}#${pipeline.partitions}#${pipeline.stateBuckets}`;
+  if (!checked.has(layout)) {
     await checkLayout(store, pipeline, await store.readProgress(pipeline.name, 0));
-    checked.add(pipeline.name);
+    checked.add(layout);
   }
   const read = new Map<number, PartitionProgress | undefined>();
   return {

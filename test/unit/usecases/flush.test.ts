@@ -1,12 +1,15 @@
 import type { TopicMessages } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { userSpending as pipeline } from "../../../shared/pipelines/user-spending.ts";
+import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
+import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { MemoryWindowStore } from "../../../shared/store/memory-window-store.ts";
 import { FLUSH_QUIET_MS, flushDueWindows } from "../../../shared/usecases/flush.ts";
 import { processWindowBatch } from "../../../shared/usecases/window-batch.ts";
 import { repartitionRecord } from "../../fixtures/repartition-records.ts";
 
 const MINUTE_MS = 60_000;
+// The shared watermark: partition 1's event closes partition 0's window.
+const pipeline = definePipeline({ ...userSpending.definition, watermarkFrom: "max" });
 
 const record = (partition: number, offset: number, user: string, eventTimeMs: number) =>
   repartitionRecord(

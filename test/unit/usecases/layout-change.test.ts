@@ -11,48 +11,53 @@ import { repartitionRecord } from "../../fixtures/repartition-records.ts";
 // Issue 13 §5: a key's state lives in the item its repartition partition and bucket name; a
 // pipeline restarted with other `partitions` or `stateBuckets` would count it in a second place.
 describe.each([
-  ["partitions", { partitions: 8 }],
-  ["stateBuckets", { stateBuckets: 16 }],
-])("a pipeline whose %s changed while it has state", (setting, change) => {
-  it("refuses to run, saying what to do, and changes nothing", async () => {
-    // Prepare: state written with the default layout.
-    const before = userSpending;
-    const after = definePipeline({ ...userSpending.definition, ...change });
-    const store = new MemoryWindowStore();
-    const deps = (pipeline: typeof before) => ({
-      pipeline,
-      store,
-      send: async () => {},
-      nowMs: () => 0,
-    });
-    const event = (offset: number) =>
-      repartitionRecord(before, {
-        groupKey: "alice",
-        eventTimeMs: 0,
-        row: { amount: 1 },
-        source: "transactions/0",
-        sourceOffset: offset,
+  ["partitions", { partitions: 8 }, "max"],
+  ["stateBuckets", { stateBuckets: 16 }, "max"],
+  ["partitions", { partitions: 8 }, "sources"],
+  ["stateBuckets", { stateBuckets: 16 }, "sources"],
+] as const)(
+  "a pipeline whose %s changed while it has state (watermark from %s)",
+  (setting, change, watermarkFrom) => {
+    it("refuses to run, saying what to do, and changes nothing", async () => {
+      // Prepare: state written with the default layout.
+      const before = definePipeline({ ...userSpending.definition, watermarkFrom });
+      const after = definePipeline({ ...userSpending.definition, watermarkFrom, ...change });
+      const store = new MemoryWindowStore();
+      const deps = (pipeline: typeof before) => ({
+        pipeline,
+        store,
+        send: async () => {},
+        nowMs: () => 0,
       });
-    await processWindowBatch([event(0)], deps(before));
-    const stateBefore = store.allShards(before.name);
+      const event = (offset: number) =>
+        repartitionRecord(before, {
+          groupKey: "alice",
+          eventTimeMs: 0,
+          row: { amount: 1 },
+          source: "transactions/0",
+          sourceOffset: offset,
+        });
+      await processWindowBatch([event(0)], deps(before));
+      const stateBefore = store.allShards(before.name);
 
-    // Act
-    const batch = processWindowBatch([event(1)], deps(after));
-    const flush = flushDueWindows(deps(after));
+      // Act
+      const batch = processWindowBatch([event(1)], deps(after));
+      const flush = flushDueWindows(deps(after));
 
-    // Assess
-    await expect(batch).rejects.toThrow(StateLayoutChangedError);
-    await expect(batch).rejects.toThrow(
-      new RegExp(`${setting}: \\d+.*Restore the old values, or drain`),
-    );
-    await expect(flush).rejects.toThrow(StateLayoutChangedError);
-    expect(store.allShards(before.name)).toEqual(stateBefore);
-    // The old layout still runs.
-    await expect(processWindowBatch([event(1)], deps(before))).resolves.toMatchObject({
-      counted: 1,
+      // Assess
+      await expect(batch).rejects.toThrow(StateLayoutChangedError);
+      await expect(batch).rejects.toThrow(
+        new RegExp(`${setting}: \\d+.*Restore the old values, or drain`),
+      );
+      await expect(flush).rejects.toThrow(StateLayoutChangedError);
+      expect(store.allShards(before.name)).toEqual(stateBefore);
+      // The old layout still runs.
+      await expect(processWindowBatch([event(1)], deps(before))).resolves.toMatchObject({
+        counted: 1,
+      });
     });
-  });
-});
+  },
+);
 
 describe("readWindowLeaves (for the state tool)", () => {
   it("returns a window's whole state, split shards walked down", async () => {

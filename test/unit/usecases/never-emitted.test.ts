@@ -29,7 +29,13 @@ describe.each<[string, WindowSpec]>([
 ])("a %s window counted by an attempt that died before its progress", (_, window) => {
   it("is emitted after the watermark passed it while the batch was being retried", async () => {
     // Prepare
-    const pipeline = definePipeline({ ...userSpending.definition, window, stateBuckets: 2 });
+    // The shared watermark: partition 1 moves it past partition 0's window.
+    const pipeline = definePipeline({
+      ...userSpending.definition,
+      window,
+      stateBuckets: 2,
+      watermarkFrom: "max",
+    });
     const store = new DiesBeforeProgress();
     let nowMs = 1_000_000;
     const sent: TopicMessages[] = [];

@@ -104,7 +104,11 @@ function totals(sent: readonly TopicMessages[], pipeline: Pipeline): Map<string,
 // progress makes nothing late, and every window whose end it passed equals the expectation.
 describe("a replayed backlog over 3 source partitions and 4 repartition partitions", () => {
   it("with watermarkFrom 'max' (Spark's formula, shared), most of the later partitions' events are late", async () => {
-    const pipeline = definePipeline({ ...userSpending.definition, partitions: PARTITIONS });
+    const pipeline = definePipeline({
+      ...userSpending.definition,
+      partitions: PARTITIONS,
+      watermarkFrom: "max",
+    });
     const { late } = await replay(pipeline, () => 0);
     expect(late).toBeGreaterThan((SOURCES * PER_SOURCE) / 2);
   });
