@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps } from "aws-cdk-lib";
+import { CfnOutput, Duration, Stack, type StackProps, Validations } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type { Construct } from "constructs";
@@ -13,6 +13,7 @@ import { Bastion } from "../constructs/bastion.ts";
 import { KafkaCluster } from "../constructs/kafka-cluster.ts";
 import { KafkaMapping } from "../constructs/kafka-mapping.ts";
 import { Observability } from "../constructs/observability.ts";
+import { PatternSubscriber, patternMappingSettings } from "../constructs/pattern-subscriber.ts";
 import { PipelineFunctions } from "../constructs/pipeline-functions.ts";
 import { PipelineTopics } from "../constructs/pipeline-topics.ts";
 import { StateTable } from "../constructs/state-table.ts";
@@ -43,11 +44,10 @@ export class SparklessStack extends Stack {
       this.node,
       props.pipeline ?? namedPipeline(config.pipeline),
     );
-    if (pipeline.topics.sourcePattern) {
+    if (pipeline.topics.sourcePattern && groupStartingOffsets(pipeline.startingPosition, []))
       throw new ConfigError(
-        `pipeline '${pipeline.name}' reads a topic pattern; Lambda's MSK mappings take topic names: list them in source.topics`,
+        `pipeline '${pipeline.name}': source.startingPosition: per-partition offsets with a topicPattern are not deployed (the pattern's topics are mapped after deploy); use 'earliest', 'latest' or { timestampMs }, or list the topics in source.topics`,
       );
-    }
 
     const cluster = new KafkaCluster(this, "Kafka", {
       cluster: config.cluster,
@@ -110,6 +110,47 @@ export class SparklessStack extends Stack {
         }),
       },
     ];
+    const patternSubscriber = pipeline.topics.sourcePattern
+      ? new PatternSubscriber(this, "PatternSubscriber", {
+          pipeline,
+          cluster,
+          target: functions.parseFilter,
+          groupPrefix: group("parse-filter-"),
+          settings: patternMappingSettings(
+            pipeline,
+            cluster,
+            config.eventFiltering ? filterPattern(pipeline.declarativeFilter) : undefined,
+            config.pollers,
+          ),
+          after: [topics],
+        })
+      : undefined;
+    if (patternSubscriber) {
+      // The topics are known only at run time: any topic, the pattern's groups (IAM clusters).
+      cluster.grantKafkaAccess(functions.parseFilter, {
+        consume: { topics: ["*"], groups: [`${group("parse-filter-")}*`] },
+      });
+      if (config.cluster.mode === "existing" && config.cluster.login.kind === "iam") {
+        const arn = (kind: string) =>
+          config.cluster.mode === "existing"
+            ? config.cluster.clusterArn.replace(":cluster/", `:${kind}/`)
+            : "";
+        for (const [resource, reason] of [
+          [
+            `${arn("topic")}/*`,
+            "A topic pattern has no IAM form: the topics are found at run time (read and describe only).",
+          ],
+          [
+            `${arn("group")}/${group("parse-filter-")}*`,
+            "One consumer group per topic found at run time, all under the pipeline's prefix.",
+          ],
+        ])
+          Validations.of(this).acknowledge({
+            id: `AwsSolutions-IAM5[Resource::${resource}]`,
+            reason: reason as string,
+          });
+      }
+    }
     // The mappings need their topics to exist when they start reading, and their groups' starting
     // offsets committed before they join (the topics resource sets both).
     for (const { mapping } of mappings) mapping.node.addDependency(topics);
@@ -164,7 +205,11 @@ export class SparklessStack extends Stack {
         "The AmazonMSK_ secret holding the SCRAM login",
       );
     output("StateTable", this.state.table.tableName, "DynamoDB table of window state");
-    output("SourceTopics", pipeline.topics.sources.join(","), "Topics the pipeline reads");
+    output(
+      "SourceTopics",
+      pipeline.topics.sourcePattern?.source ?? pipeline.topics.sources.join(","),
+      "Topics the pipeline reads (a pattern: mapped by the PatternSubscriber function)",
+    );
     output("RepartitionTopic", pipeline.topics.repartition, "Valid events keyed by group key");
     output("OutputTopic", pipeline.topics.output, "Window results");
     output("DeadLetterTopic", pipeline.topics.deadLetter, "Rejected records, reason in headers");

@@ -1,0 +1,107 @@
+import { Match } from "aws-cdk-lib/assertions";
+import { describe, expect, it } from "vitest";
+import { definePipeline } from "../../shared/pipeline/pipeline.ts";
+import { userSpending } from "../../shared/pipelines/user-spending.ts";
+import { EXISTING, resourcesOf, synth } from "./template.ts";
+
+const patterned = definePipeline({
+  ...userSpending.definition,
+  name: "events",
+  source: { ...userSpending.definition.source, topics: undefined, topicPattern: "events-.*" },
+});
+
+describe("a pattern source in the stack", () => {
+  const { template, json } = synth("pattern", { ...EXISTING }, patterned);
+
+  it("maps no source topic itself: the subscriber does, at deploy and every minute", () => {
+    const mappings = resourcesOf(json, "AWS::Lambda::EventSourceMapping");
+    expect(mappings.map(([, m]) => m.Properties?.Topics)).toEqual([["events.repartition"]]);
+    template.hasResourceProperties("AWS::Lambda::Function", {
+      Environment: {
+        Variables: Match.objectLike({
+          TOPIC_PATTERN: "^(?:events-.*)$",
+          GROUP_PREFIX: "sparkless-events-parse-filter-",
+          TARGET_FUNCTION: Match.anyValue(),
+        }),
+      },
+    });
+    template.hasResourceProperties("AWS::Events::Rule", {
+      ScheduleExpression: "rate(1 minute)",
+      Description: Match.stringLikeRegexp("newly matching"),
+    });
+    // The deploy-time pass runs after the topics resource (and the groups' grants).
+    const [[topicsId]] = resourcesOf(json, "Custom::SparklessTopics") as [[string, unknown]];
+    const [[, subscriptions]] = resourcesOf(
+      json,
+      "Custom::SparklessPatternSubscriptions",
+    ) as unknown as [[string, { DependsOn?: string[] }]];
+    expect(subscriptions.DependsOn).toContain(topicsId);
+  });
+
+  it("gives each mapping the stack's settings and never a destination or retry cap", () => {
+    const fn = resourcesOf(json, "AWS::Lambda::Function").find(
+      ([, f]) =>
+        (f.Properties?.Environment as { Variables?: Record<string, unknown> })?.Variables
+          ?.TOPIC_PATTERN !== undefined,
+    );
+    const env = fn?.[1].Properties?.Environment as { Variables: { MAPPING_SETTINGS: unknown } };
+    const raw = env.Variables.MAPPING_SETTINGS;
+    const text = JSON.stringify(raw);
+    expect(text).toContain('\\"BatchSize\\":2000');
+    expect(text).toContain('\\"StartingPosition\\":\\"TRIM_HORIZON\\"');
+    expect(text).toContain("SASL_SCRAM_512_AUTH");
+    expect(text).not.toMatch(/DestinationConfig|MaximumRetryAttempts|MaximumRecordAge/);
+  });
+
+  // Least privilege as Lambda allows it: CreateEventSourceMapping has no resource type, only the
+  // lambda:FunctionArn condition; DeleteEventSourceMapping takes the mapping ARN and the condition.
+  // https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html
+  it("may create and delete mappings of the parse/filter function only", () => {
+    const policies = resourcesOf(json, "AWS::IAM::Policy").flatMap(
+      ([, p]) =>
+        (p.Properties as { PolicyDocument: { Statement: Array<Record<string, unknown>> } })
+          .PolicyDocument.Statement,
+    );
+    const create = policies.find((s) => s.Action === "lambda:CreateEventSourceMapping");
+    const remove = policies.find((s) => s.Action === "lambda:DeleteEventSourceMapping");
+    for (const statement of [create, remove]) {
+      expect(statement?.Condition).toEqual({
+        StringEquals: {
+          "lambda:FunctionArn": {
+            "Fn::GetAtt": [expect.stringMatching(/^FunctionsParseFilter/), "Arn"],
+          },
+        },
+      });
+    }
+    expect(JSON.stringify(remove?.Resource)).toContain(":event-source-mapping:*");
+    expect(
+      policies.some(
+        (s) =>
+          JSON.stringify(s.Action).includes("lambda:") && JSON.stringify(s.Action).includes("*"),
+      ),
+    ).toBe(false);
+  });
+
+  it("on an IAM cluster: mappings without a secret; the parse/filter role may read any topic but only the pattern's groups", () => {
+    const { "sparkless:secretArn": _s, "sparkless:secretKeyArn": _k, ...noSecret } = EXISTING;
+    const iam = synth("pattern-iam", { ...noSecret, "sparkless:auth": "iam" }, patterned);
+    const text = JSON.stringify(iam.json);
+    expect(text).not.toContain("SASL_SCRAM_512_AUTH");
+    expect(text).toContain(
+      ":group/prod-kafka/11111111-2222-3333-4444-555555555555-1/sparkless-events-parse-filter-*",
+    );
+  });
+
+  it("refuses per-partition offsets with a pattern at synth", () => {
+    const withOffsets = definePipeline({
+      ...patterned.definition,
+      source: {
+        topicPattern: "events-.*",
+        startingPosition: { offsets: { "events-1": { 0: 1 } } },
+      },
+    });
+    expect(() => synth("bad", { ...EXISTING }, withOffsets)).toThrow(
+      "per-partition offsets with a topicPattern are not deployed",
+    );
+  });
+});
