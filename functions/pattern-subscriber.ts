@@ -6,10 +6,7 @@ import type { CloudFormationCustomResourceEvent } from "aws-lambda";
 import { Kafka } from "kafkajs";
 import { toKafkaJsConfig } from "../shared/kafka/connection.ts";
 import { resolveKafkaConnection } from "../shared/kafka/msk-connection.ts";
-import {
-  lambdaKafkaMappings,
-  type SharedMappingSettings,
-} from "../shared/lambda/kafka-mappings.ts";
+import { lambdaKafkaMappings, mappingSettingsFor } from "../shared/lambda/kafka-mappings.ts";
 import { reconcilePatternSubscriptions } from "../shared/usecases/pattern-subscriptions.ts";
 
 const logger = new Logger({ serviceName: "sparkless-pattern-subscriber" });
@@ -29,28 +26,14 @@ const env = (name: string): string => {
 export const handler = async (event: Partial<CloudFormationCustomResourceEvent>) => {
   const deploying = event.RequestType !== undefined;
   const physicalResourceId = "sparkless-pattern-subscriptions";
-  const settings = JSON.parse(env("MAPPING_SETTINGS")) as SharedMappingSettings;
-  const timestampSeconds = settings.StartingPositionTimestamp as unknown as number | undefined;
-  const initial: SharedMappingSettings = {
-    ...settings,
-    // The stack writes epoch seconds; the SDK takes a Date.
-    ...(timestampSeconds === undefined
-      ? {}
-      : { StartingPositionTimestamp: new Date(timestampSeconds * 1000) }),
-  };
-  // Later topics: from their earliest offset (TRIM_HORIZON), not the deploy-time position.
-  const later: SharedMappingSettings = {
-    ...initial,
-    StartingPosition: "TRIM_HORIZON",
-    StartingPositionTimestamp: undefined,
-  };
   const groupPrefix = env("GROUP_PREFIX");
   const pattern = new RegExp(env("TOPIC_PATTERN"));
   const mappings = lambdaKafkaMappings(
     lambda,
     env("TARGET_FUNCTION"),
     env("MSK_CLUSTER_ARN"),
-    () => (event.RequestType === "Create" ? initial : later),
+    // Topics found at the stack's creation start where the pipeline says; later ones at earliest.
+    () => mappingSettingsFor(env("MAPPING_SETTINGS"), event.RequestType !== "Create"),
   );
   const log = (message: string, fields: Record<string, string>) => logger.info(message, fields);
   if (event.RequestType === "Delete") {

@@ -58,3 +58,20 @@ export function lambdaKafkaMappings(
     },
   };
 }
+
+/**
+ * The settings as the stack wrote them (JSON, a timestamp start in epoch seconds) made ready for
+ * the SDK: the start is the pipeline's for topics found at deploy; a topic found later starts at
+ * its earliest offset (TRIM_HORIZON), as Spark reads a topic discovered after the query started.
+ */
+export function mappingSettingsFor(json: string, foundLater: boolean): SharedMappingSettings {
+  const settings = JSON.parse(json) as SharedMappingSettings;
+  const seconds = settings.StartingPositionTimestamp as unknown as number | undefined;
+  if (foundLater) {
+    const { StartingPositionTimestamp: _, ...rest } = settings;
+    return { ...rest, StartingPosition: "TRIM_HORIZON" };
+  }
+  return seconds === undefined
+    ? settings
+    : { ...settings, StartingPositionTimestamp: new Date(seconds * 1000) };
+}
