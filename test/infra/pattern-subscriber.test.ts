@@ -1,5 +1,10 @@
+import { execFileSync } from "node:child_process";
+import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Match } from "aws-cdk-lib/assertions";
 import { describe, expect, it } from "vitest";
+import { cacheDir } from "../../localstack/paths.ts";
 import { definePipeline } from "../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../shared/pipelines/user-spending.ts";
 import { EXISTING, resourcesOf, synth } from "./template.ts";
@@ -91,6 +96,31 @@ describe("a pattern source in the stack", () => {
       ":group/prod-kafka/11111111-2222-3333-4444-555555555555-1/sparkless-events-parse-filter-*",
     );
   });
+
+  it("passes cfn-lint (with the reprocessing template of per-partition offsets)", () => {
+    const target = join(cacheDir, "..", "pip", "cfn-lint-1.58.0");
+    if (!existsSync(join(target, "cfnlint"))) {
+      execFileSync("python3", [
+        ...["-m", "pip", "install", "--quiet", "--disable-pip-version-check"],
+        ...["--target", target, "cfn-lint==1.58.0"],
+      ]);
+    }
+    const runner = join(mkdtempSync(join(tmpdir(), "cfnlint-")), "run.py");
+    writeFileSync(runner, "import sys\nfrom cfnlint.runner import main\nsys.exit(main())\n");
+    const offsets = synth("g2 offsets", {
+      ...EXISTING,
+      "sparkless:generation": "2",
+      "sparkless:startFrom": '{"transactions":{"0":5,"1":-2,"2":-1}}',
+    });
+    // W3005 as in stack.test.ts: CDK's DependsOn next to a GetAtt on the same role.
+    for (const file of [synth("pattern", { ...EXISTING }, patterned).file, offsets.file]) {
+      const out = execFileSync("python3", [runner, "--ignore-checks", "W3005", "--", file], {
+        env: { ...process.env, PYTHONPATH: target },
+        encoding: "utf8",
+      });
+      expect(out, file).toBe("");
+    }
+  }, 300_000);
 
   it("refuses per-partition offsets with a pattern at synth", () => {
     const withOffsets = definePipeline({
