@@ -130,24 +130,23 @@ export class SparklessStack extends Stack {
       cluster.grantKafkaAccess(functions.parseFilter, {
         consume: { topics: ["*"], groups: [`${group("parse-filter-")}*`] },
       });
-      if (config.cluster.mode === "existing" && config.cluster.login.kind === "iam") {
-        const arn = (kind: string) =>
-          config.cluster.mode === "existing"
-            ? config.cluster.clusterArn.replace(":cluster/", `:${kind}/`)
-            : "";
-        for (const [resource, reason] of [
+      const existing = config.cluster.mode === "existing" ? config.cluster : undefined;
+      if (existing?.login.kind === "iam") {
+        const arn = (kind: string) => existing.clusterArn.replace(":cluster/", `:${kind}/`);
+        const accepted: Array<[string, string]> = [
           [
             `${arn("topic")}/*`,
-            "A topic pattern has no IAM form: the topics are found at run time (read and describe only).",
+            "A topic pattern has no IAM form: its topics are found at run time.",
           ],
           [
             `${arn("group")}/${group("parse-filter-")}*`,
             "One consumer group per topic found at run time, all under the pipeline's prefix.",
           ],
-        ])
+        ];
+        for (const [resource, reason] of accepted)
           Validations.of(this).acknowledge({
             id: `AwsSolutions-IAM5[Resource::${resource}]`,
-            reason: reason as string,
+            reason,
           });
       }
     }
