@@ -241,3 +241,40 @@ export async function createPipelineTopics(
     await admin.disconnect();
   }
 }
+
+/**
+ * Produces a test's input to a source topic exactly once and checks it landed so: every
+ * partition's end offset equals the records sent to it. A plain kafkajs producer re-sends a whole
+ * request when one partition of it fails (e.g. "not the leader" just after the topic was created),
+ * duplicating the partitions that were written; the input would then hold more events than the
+ * trace the results are compared with. Idempotent, the broker drops the re-sent batches.
+ */
+export async function produceExactly(
+  kafka: Kafka,
+  topic: string,
+  messages: ReadonlyArray<{ readonly value: string; readonly partition: number }>,
+): Promise<void> {
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
+  await producer.connect();
+  try {
+    await producer.send({ topic, messages: [...messages] });
+  } finally {
+    await producer.disconnect();
+  }
+  const sent = new Map<number, number>();
+  for (const m of messages) sent.set(m.partition, (sent.get(m.partition) ?? 0) + 1);
+  const admin = kafka.admin();
+  await admin.connect();
+  try {
+    for (const { partition, high, low } of await admin.fetchTopicOffsets(topic)) {
+      const landed = Number(high) - Number(low);
+      if (landed !== (sent.get(partition) ?? 0)) {
+        throw new Error(
+          `input to ${topic} partition ${partition}: ${landed} records landed, ${sent.get(partition) ?? 0} sent`,
+        );
+      }
+    }
+  } finally {
+    await admin.disconnect();
+  }
+}

@@ -6,7 +6,7 @@ import { ensureStateTable } from "../../../shared/store/table.ts";
 import { HEADERS } from "../../../shared/usecases/headers.ts";
 import { testDynamoDb, testKafka, uniqueName } from "../helpers.ts";
 import { lostWindows, reportHardening } from "../report.ts";
-import { createPipelineTopics, drivePipeline, type Faults } from "./driver.ts";
+import { createPipelineTopics, drivePipeline, type Faults, produceExactly } from "./driver.ts";
 import { TopicTail } from "./topic-tail.ts";
 import { expectedResults, generateTrace, type TraceEvent } from "./trace.ts";
 
@@ -32,13 +32,11 @@ async function freshPipeline(): Promise<Pipeline> {
     output: { topic: `${name}.out` },
   });
   await createPipelineTopics(kafka, pipeline, SOURCE_PARTITIONS);
-  const producer = kafka.producer();
-  await producer.connect();
-  await producer.send({
-    topic: pipeline.topics.sources[0] as string,
-    messages: trace.map((e: TraceEvent) => ({ value: e.value, partition: e.partition })),
-  });
-  await producer.disconnect();
+  await produceExactly(
+    kafka,
+    pipeline.topics.sources[0] as string,
+    trace.map((e: TraceEvent) => ({ value: e.value, partition: e.partition })),
+  );
   return pipeline;
 }
 

@@ -3,7 +3,7 @@ import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import { ensureStateTable } from "../../../shared/store/table.ts";
 import { testDynamoDb, testKafka, uniqueName } from "../helpers.ts";
-import { createPipelineTopics, drivePipeline } from "./driver.ts";
+import { createPipelineTopics, drivePipeline, produceExactly } from "./driver.ts";
 import { TopicTail } from "./topic-tail.ts";
 import { expectedResults, generateTrace } from "./trace.ts";
 
@@ -35,13 +35,11 @@ describe("a backlog with watermarkFrom 'sources' on the real broker and DynamoDB
     });
     expect(pipeline.partitions).toBe(4);
     await createPipelineTopics(kafka, pipeline, SOURCE_PARTITIONS);
-    const producer = kafka.producer();
-    await producer.connect();
-    await producer.send({
-      topic: pipeline.topics.sources[0] as string,
-      messages: trace.map((e) => ({ value: e.value, partition: e.partition })),
-    });
-    await producer.disconnect();
+    await produceExactly(
+      kafka,
+      pipeline.topics.sources[0] as string,
+      trace.map((e) => ({ value: e.value, partition: e.partition })),
+    );
 
     // Act: one parse round reads every source partition to its end (batches of 10,000).
     const totals = await drivePipeline(
