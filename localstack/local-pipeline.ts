@@ -96,6 +96,11 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     },
   ]);
   await ensureStateTable(createDynamoDbClient(options.dynamoDbEndpoint), options.tableName);
+  // The window partitions' watermarks wait for every source partition (at most sourceIdle).
+  const expectedSources = (await admin.fetchTopicMetadata({ topics: [...sources] })).topics.reduce(
+    (sum, t) => sum + t.partitions.length,
+    0,
+  );
 
   // Handlers log through Powertools as in Lambda, quietly: the live view owns the terminal.
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
@@ -112,6 +117,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     nowMs: Date.now,
     logger: new Logger({ serviceName: "sparkless-local", logLevel: "SILENT" }),
     metrics: new Metrics({ namespace: "sparkless" }),
+    expectedSources,
   };
   const totals: PipelineTotals = {
     parse: { in: 0, valid: 0, filtered: 0, invalid: 0 },

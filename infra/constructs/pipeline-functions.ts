@@ -41,6 +41,7 @@ export class PipelineFunctions extends Construct {
     const { pipeline, cluster, table } = props;
     const { repartition, output, deadLetter, late } = pipeline.topics;
     const ownTopics = [repartition, output, deadLetter, late];
+    const sourcePartitions = sourcePartitionsContext(this);
     const make = (name: string, description: string) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         // config.ts admits only the retentions CloudWatch Logs accepts.
@@ -61,6 +62,10 @@ export class PipelineFunctions extends Construct {
         environment: {
           PIPELINE_NAME: pipeline.name,
           STATE_TABLE_NAME: table.tableName,
+          // The window partitions' watermarks wait for this many sources (runtime/environment.ts).
+          ...(sourcePartitions === undefined
+            ? {}
+            : { SOURCE_PARTITIONS: String(sourcePartitions) }),
           ...cluster.kafkaEnvironment(),
           POWERTOOLS_SERVICE_NAME: `sparkless-${kebab(name)}`,
           POWERTOOLS_METRICS_NAMESPACE: "sparkless",
@@ -97,3 +102,17 @@ export class PipelineFunctions extends Construct {
 }
 
 const kebab = (name: string) => name.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
+
+/** Context `sparkless:sourcePartitions`: how many source partitions feed the pipeline, if given. */
+function sourcePartitionsContext(scope: Construct): number | undefined {
+  const value: unknown = scope.node.tryGetContext("sparkless:sourcePartitions");
+  if (value === undefined || value === "") return undefined;
+  const count = Number(value);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(
+      `context sparkless:sourcePartitions is '${String(value)}': it must be a positive integer, ` +
+        "the number of partitions over all source topics (or leave it unset)",
+    );
+  }
+  return count;
+}

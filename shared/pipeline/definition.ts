@@ -103,7 +103,7 @@ export interface PipelineDefinition {
    * source partitions of their max event time, minus the delay (Flink's per-split watermarks), so
    * a backlog, a skewed or a stalled partition makes nothing late that Spark would count; results
    * may come later. `max`: Spark's formula applied as events arrive, one value shared by all
-   * partitions (a partition that gets ahead can make another's events late). @default "max"
+   * partitions (a partition that gets ahead can make another's events late). @default "sources"
    */
   readonly watermarkFrom?: "sources" | "max";
   /**

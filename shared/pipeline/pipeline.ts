@@ -240,7 +240,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
       ? undefined
       : durationMs(definition.idleClose, `pipeline '${name}': idleClose`);
   if (idleCloseMs !== undefined && idleCloseMs <= 0) fail("idleClose", "must be positive");
-  const watermarkFrom = definition.watermarkFrom ?? "max";
+  const watermarkFrom = definition.watermarkFrom ?? "sources";
   if (watermarkFrom !== "sources" && watermarkFrom !== "max")
     fail("watermarkFrom", `'${watermarkFrom}' must be 'sources' or 'max'`);
   const sourceIdleMs = durationMs(

@@ -44,5 +44,24 @@ export function depsFromEnvironment(
     nowMs: Date.now,
     logger,
     metrics,
+    ...sourcePartitionsFrom(env),
   };
+}
+
+/**
+ * `SOURCE_PARTITIONS` (set by the stack from context `sparkless:sourcePartitions`): how many
+ * source partitions feed the pipeline, so a window partition's watermark waits for all of them
+ * (at most `sourceIdle`) before moving. Unset: it moves on what it has heard of.
+ */
+function sourcePartitionsFrom(env: NodeJS.ProcessEnv): { expectedSources?: number } {
+  const text = env.SOURCE_PARTITIONS;
+  if (text === undefined || text === "") return {};
+  const count = Number(text);
+  if (!Number.isInteger(count) || count < 1) {
+    throw new Error(
+      `SOURCE_PARTITIONS is '${text}': it must be a positive integer, the number of source ` +
+        "partitions (set it with -c sparkless:sourcePartitions=N, or leave it unset)",
+    );
+  }
+  return { expectedSources: count };
 }

@@ -58,8 +58,8 @@ export async function flushDueWindows(deps: Omit<WindowDeps, "checkpoint">): Pro
 
 /**
  * `watermarkFrom: "sources"`: each quiet partition's own watermark, recomputed at the wall clock
- * now (a source idle for `sourceIdle` stops holding it back), recorded, then its due windows
- * emitted.
+ * now (a source idle for `sourceIdle` stops holding it back; with `idleClose`, moved on with the
+ * wall clock once the whole pipeline was idle that long), recorded, then its due windows emitted.
  */
 async function flushBySources(
   deps: Omit<WindowDeps, "checkpoint">,
@@ -76,19 +76,41 @@ async function flushBySources(
   for (const p of progress.partitions)
     for (const s of p.sources ?? [])
       lastSeenMs.set(s.source, Math.max(lastSeenMs.get(s.source) ?? s.seenAtMs, s.seenAtMs));
+  // idleClose (beyond Spark): once no partition heard anything for that long, time is taken to
+  // have moved on, as the `max` policy does, from the newest event any partition has heard of.
+  const newestEventMs = maxOf(
+    progress.partitions.flatMap((p) => [
+      p.maxEventTimeMs,
+      ...(p.sources ?? []).map((s) => s.maxEventTimeMs),
+    ]),
+  );
+  const lastProgressWallMs = maxOf([
+    ...progress.partitions.map((p) => p.updatedAtMs),
+    ...lastSeenMs.values(),
+  ]);
   for (const partition of progress.partitions) {
     if (nowMs - partition.updatedAtMs < FLUSH_QUIET_MS) continue;
     const sources = (partition.sources ?? []).map((s) => ({
       ...s,
       seenAtMs: lastSeenMs.get(s.source) ?? s.seenAtMs,
     }));
-    const watermarkMs = sourceWatermark(partition.watermarkMs, sources, {
+    let watermarkMs = sourceWatermark(partition.watermarkMs, sources, {
       delayMs: pipeline.watermarkDelayMs,
       idleMs: pipeline.sourceIdleMs,
       expectedSources: deps.expectedSources,
       nowMs,
       sinceMs: partition.sinceMs ?? nowMs,
     });
+    if (pipeline.idleCloseMs !== undefined) {
+      watermarkMs = idleWatermark(
+        watermarkMs,
+        newestEventMs,
+        lastProgressWallMs,
+        nowMs,
+        pipeline.idleCloseMs,
+        pipeline.watermarkDelayMs,
+      );
+    }
     if (watermarkMs !== undefined && watermarkMs !== partition.watermarkMs) {
       // Recorded before emitting: an event arriving later for a closed window is late, not lost.
       // A failed guard means an invocation moved it further meanwhile: it emits its own windows.

@@ -48,3 +48,43 @@ describe("the flush function", () => {
     expect(results).toEqual(["alice"]);
   });
 });
+
+describe("the flush function with the watermark from every source", () => {
+  it("closes the last window after idleClose of wall clock with no events, as the shared watermark does", async () => {
+    // Prepare: one event, then nothing; the source goes idle but its time alone closes nothing.
+    const idle = definePipeline({
+      ...userSpending.definition,
+      watermarkFrom: "sources",
+      idleClose: "1 minute",
+    });
+    let nowMs = 1_000_000;
+    const results: string[] = [];
+    const deps = {
+      pipeline: idle,
+      store: new MemoryWindowStore(),
+      nowMs: () => nowMs,
+      send: async (topics: TopicMessages[]) => {
+        for (const t of topics)
+          if (t.topic === idle.topics.output) results.push(...t.messages.map((m) => String(m.key)));
+      },
+    };
+    const at = (offset: number, eventTimeMs: number) =>
+      repartitionRecord(
+        idle,
+        { groupKey: "alice", eventTimeMs, row: { amount: 2 }, source: "t/0", sourceOffset: offset },
+        0,
+      );
+    await processWindowBatch([at(0, 0)], deps);
+
+    // Act: 30 s idle (less than idleClose), then 20 minutes
+    nowMs += 30_000;
+    const early = await flushDueWindows(deps);
+    nowMs += 20 * MINUTE_MS;
+    const idleLong = await flushDueWindows(deps);
+
+    // Assess
+    expect(early.emitted).toBe(0);
+    expect(idleLong.emitted).toBe(1);
+    expect(results).toEqual(["alice"]);
+  });
+});
