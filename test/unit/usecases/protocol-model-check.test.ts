@@ -1,6 +1,6 @@
 import type { Message, TopicMessages } from "kafkajs";
 import { describe, expect, it } from "vitest";
-import { encodeRepartitioned } from "../../../shared/codec/repartition.ts";
+import { encodeProgressMarker, encodeRepartitioned } from "../../../shared/codec/repartition.ts";
 import { windowsFor } from "../../../shared/engine/windows.ts";
 import type { KafkaRecord } from "../../../shared/msk/event.ts";
 import { definePipeline, type Pipeline } from "../../../shared/pipeline/pipeline.ts";
@@ -16,7 +16,9 @@ import { processWindowBatch, watermarkOf } from "../../../shared/usecases/window
  * in-memory store — 2–3 repartition partitions interleaved at every store call and produce,
  * crashes before and after each of them, redeliveries with other batch boundaries, re-produced
  * prefixes, two invocations of one partition at once, flushes racing them, shards split by a tiny
- * item limit — and after every schedule the invariants:
+ * item limit, and (with `watermarkFrom: "sources"`) the parse step's progress markers to every
+ * partition, whose progress writes (`readPartition`, `recordSources`) are crashed before and
+ * after taking effect like every other call — and after every schedule the invariants:
  *
  * 1. every (key, window) result is byte-identical each time it is produced;
  * 2. no event is counted twice (each event's amount is 4^i, so a sum is a base-4 number whose
@@ -32,6 +34,8 @@ import { processWindowBatch, watermarkOf } from "../../../shared/usecases/window
  */
 
 const SCHEDULES = Number(process.env.MODEL_CHECK_SCHEDULES ?? 1_500);
+// Replays from a failing seed: MODEL_CHECK_FIRST_SEED=4319 MODEL_CHECK_SCHEDULES=1.
+const FIRST_SEED = Number(process.env.MODEL_CHECK_FIRST_SEED ?? 1);
 const MINUTE_MS = 60_000;
 
 class Crash extends Error {}
@@ -56,6 +60,15 @@ interface ModelEvent {
   readonly eventTimeMs: number;
   readonly source: string;
   readonly sourceOffset: number;
+}
+
+/** A source's progress marker, as the parse step sends it to every repartition partition. */
+interface Marker {
+  readonly marker: true;
+  readonly source: string;
+  readonly maxEventTimeMs: number;
+  readonly sourceOffset: number;
+  readonly behind: boolean;
 }
 
 /**
@@ -181,34 +194,51 @@ async function runSchedule(seed: number, crashes: Map<string, number>): Promise<
     });
   }
   const partitionOf = (key: string) => key.charCodeAt(0) % partitions;
-  // Repartition queues, with re-produced prefixes (a parse batch retried after producing).
-  const queues: ModelEvent[][] = Array.from({ length: partitions }, () => []);
+  // Repartition queues, with re-produced prefixes (a parse batch retried after producing). With
+  // `sources`, a parse batch of a source ends (at random) with its progress marker to every
+  // partition, behind that batch's events (issue 14's wire format).
+  const queues: Array<Array<ModelEvent | Marker>> = Array.from({ length: partitions }, () => []);
+  const batchMaxMs = new Map<string, number>();
   for (let i = 0; i < events.length; i++) {
     const e = events[i] as ModelEvent;
     queues[partitionOf(e.key)]?.push(e);
+    batchMaxMs.set(e.source, Math.max(batchMaxMs.get(e.source) ?? e.eventTimeMs, e.eventTimeMs));
     if (rng.chance(0.15)) {
       const from = rng.int(i + 1);
       for (const again of events.slice(from, i + 1).filter((x) => x.source === e.source))
         queues[partitionOf(again.key)]?.push(again);
     }
+    if (watermarkFrom === "sources" && rng.chance(0.4)) {
+      const marker: Marker = {
+        marker: true,
+        source: e.source,
+        maxEventTimeMs: batchMaxMs.get(e.source) as number,
+        sourceOffset: e.sourceOffset,
+        behind: rng.chance(0.2),
+      };
+      batchMaxMs.delete(e.source);
+      for (const q of queues) q.push(marker);
+    }
   }
-  const record = (p: number, offset: number, e: ModelEvent): KafkaRecord => ({
+  const record = (p: number, offset: number, e: ModelEvent | Marker): KafkaRecord => ({
     topic: pipeline.topics.repartition,
     partition: p,
     offset,
     timestampMs: 0,
-    key: Buffer.from(e.key),
+    key: "marker" in e ? null : Buffer.from(e.key),
     value: Buffer.from(
-      encodeRepartitioned(
-        {
-          groupKey: e.key,
-          eventTimeMs: e.eventTimeMs,
-          row: { amount: 4 ** e.index },
-          source: e.source,
-          sourceOffset: e.sourceOffset,
-        },
-        pipeline.carriedColumns,
-      ),
+      "marker" in e
+        ? encodeProgressMarker(e)
+        : encodeRepartitioned(
+            {
+              groupKey: e.key,
+              eventTimeMs: e.eventTimeMs,
+              row: { amount: 4 ** e.index },
+              source: e.source,
+              sourceOffset: e.sourceOffset,
+            },
+            pipeline.carriedColumns,
+          ),
     ),
     headers: [],
   });
@@ -254,7 +284,7 @@ async function runSchedule(seed: number, crashes: Map<string, number>): Promise<
   const committed = Array.from({ length: partitions }, () => 0);
   const invocation = (p: number, size: number) => async () => {
     const from = committed[p] as number;
-    const batch = (queues[p] as ModelEvent[]).slice(from, from + size);
+    const batch = (queues[p] as Array<ModelEvent | Marker>).slice(from, from + size);
     if (batch.length === 0) return;
     try {
       await processWindowBatch(
@@ -401,6 +431,21 @@ async function runSchedule(seed: number, crashes: Map<string, number>): Promise<
 }
 
 describe("the window protocol, model-checked in the small", () => {
+  // Known, open (found with MODEL_CHECK_SCHEDULES=20000 once markers were modelled): two
+  // invocations of one partition on the same batch (a redelivery racing the first attempt), and
+  // between their reads the watermark passes a window that is not open yet (seed 4319: the flush,
+  // moved by the sources' progress). The one that read the older watermark opens the window,
+  // counts the event and emits it; the other, having read its leaf absent before that write,
+  // also sends the event to the late topic. The result is right (counted once); the late topic
+  // holds an event that was counted. Remove `.fails` once a plan-late event is reported only
+  // against a closed leaf.
+  it.fails("never reports an event late that a racing invocation counted (seeds 4319, 10165)", async () => {
+    const violations: string[] = [];
+    for (const seed of [4319, 10165])
+      violations.push(...(await runSchedule(seed, new Map())).violations);
+    expect(violations).toEqual([]);
+  });
+
   it(`keeps its invariants over ${SCHEDULES} random schedules of partitions, crashes, redeliveries and flushes`, async () => {
     // Prepare
     const crashes = new Map<string, number>();
@@ -408,7 +453,7 @@ describe("the window protocol, model-checked in the small", () => {
     let splits = 0;
 
     // Act
-    for (let seed = 1; seed <= SCHEDULES; seed++) {
+    for (let seed = FIRST_SEED; seed < FIRST_SEED + SCHEDULES; seed++) {
       const outcome = await runSchedule(seed, crashes);
       violations.push(...outcome.violations);
       splits += outcome.splits;
@@ -425,6 +470,8 @@ describe("the window protocol, model-checked in the small", () => {
       "openWindows",
       "putShard",
       "recordProgress",
+      "readPartition",
+      "recordSources",
       "closeShard",
       "closeEnds",
       "send",
