@@ -23,6 +23,7 @@ import {
   emitDueWindows,
   MAX_WRITE_ATTEMPTS,
   resolveLeaves,
+  settleLateEvents,
   writeLeaves,
 } from "./window-protocol.ts";
 
@@ -325,18 +326,15 @@ async function applyPartition(
   if (plan.maxEventTimeMs === undefined) {
     return { updates: [], openedEnds: [], late: [], maxEventTimeMs: undefined };
   }
-  // Late events' leaves are read too: an event a previous attempt counted (under an older
-  // watermark) is a duplicate, not late.
+  // Late events' leaves are read too: an event a previous attempt (or a racing invocation under
+  // an older watermark) counted is a duplicate, not late; the leaf is closed before any is
+  // reported late, so nobody counts it afterwards.
   const lateLeaves = await resolveLeaves(
     store,
     pipeline.name,
     plan.late.flatMap(({ event, shards }) => shards.map((id) => ({ id, events: [event] }))),
   );
-  const alreadyCounted = new Set(
-    lateLeaves.flatMap((l) =>
-      l.events.filter((e) => (l.stored?.applied[e.source] ?? -1) >= e.sourceOffset),
-    ),
-  );
+  const alreadyCounted = await settleLateEvents(store, pipeline.name, lateLeaves, deps.nowMs());
   const leaves = await resolveLeaves(store, pipeline.name, [...plan.shards.values()]);
   await deps.checkpoint?.("before-state");
 

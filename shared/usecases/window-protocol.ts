@@ -24,7 +24,7 @@ import { EMITTED_RETENTION_MS, resultMessage } from "./results.ts";
  * | step | store call | guard | holds after |
  * |---|---|---|---|
  * | read | `readProgress` | — | W = the watermark before the batch; P's open ends; the layout checked ({@link checkLayout}) |
- * | plan | (pure, `engine/batch.ts`) | — | an event is late iff all its windows end ≤ W, unless a shard already applied it (a duplicate) |
+ * | plan | (pure, `engine/batch.ts`), then `closeShard` per late event's leaf ({@link settleLateEvents}) | version read, not closed | an event is late iff all its windows end ≤ W, unless a shard already applied it (a duplicate); its leaf is closed before it is reported late, so an invocation racing under an older W cannot count it too |
  * | open | `openWindows` | none (set add) | **I1** every end P is about to write is listed as open: state is never written for an unlisted end (the returned token is required by every write) |
  * | write | `putShard` / `splitShard` per leaf | version read, shard open ({@link writeLeaves}) | **I2** a shard's `applied[source] = o` means every event of that source ≤ o routed to its key range is in its entries exactly once |
  * | progress | `recordProgress`, `advanceWatermark` | never lower | **I5** progress and W only move forward |
@@ -287,6 +287,58 @@ async function splitLeaf(
   });
   const children = [child(zero, "0"), child(one, "1")] as const;
   return (await store.splitShard(pipeline, opened, leaf, children)) ? children : undefined;
+}
+
+/**
+ * Settles the events a plan found late (their windows ended at or before the watermark read):
+ * returns those a leaf already applied (duplicates, not late). A leaf neither closed nor holding
+ * an event is closed first (conditional on the version read, a tombstone if absent), so that an
+ * invocation of the same partition racing this one under an older watermark cannot count the
+ * event after it was reported late; a leaf it wrote meanwhile is re-read and decides. A closed
+ * leaf with state is emitted by whoever emits its (due, listed) end, as any closed window is.
+ */
+export async function settleLateEvents(
+  store: WindowStore,
+  pipeline: string,
+  leaves: readonly Leaf[],
+  nowMs: number,
+): Promise<Set<RepartitionedEvent>> {
+  const counted = new Set<RepartitionedEvent>();
+  const byLeaf = new Map<string, Leaf>();
+  for (const leaf of leaves) {
+    const key = shardKey(leaf.id);
+    const seen = byLeaf.get(key);
+    byLeaf.set(key, seen ? { ...seen, events: [...seen.events, ...leaf.events] } : leaf);
+  }
+  const pending = [...byLeaf.values()];
+  for (let leaf = pending.shift(); leaf; leaf = pending.shift()) {
+    let current = leaf.stored;
+    for (let attempt = 1; ; attempt++) {
+      const applied = (e: RepartitionedEvent) =>
+        (current?.applied[e.source] ?? -1) >= e.sourceOffset;
+      const state = shardState(current);
+      if (state === "split") {
+        pending.push(...(await resolveLeaves(store, pipeline, [leaf])));
+        break;
+      }
+      if (state === "closed" || leaf.events.every(applied)) {
+        for (const e of leaf.events) if (applied(e)) counted.add(e);
+        break;
+      }
+      const expiresAtMs = leaf.id.endMs + EMITTED_RETENTION_MS;
+      if (await store.closeShard(pipeline, leaf.id, current?.version, nowMs, expiresAtMs)) {
+        for (const e of leaf.events) if (applied(e)) counted.add(e);
+        break;
+      }
+      if (attempt === MAX_WRITE_ATTEMPTS) {
+        throw new Error(
+          `window shard ${shardKey(leaf.id)} kept changing while settling late events; retry`,
+        );
+      }
+      current = await reread(store, pipeline, leaf.id);
+    }
+  }
+  return counted;
 }
 
 /**
