@@ -5,7 +5,11 @@ import { createDocumentClient, createDynamoDbClient } from "../shared/dynamodb/c
 import { type KafkaConnection, toKafkaJsConfig } from "../shared/kafka/connection.ts";
 import { applyStartingOffsets } from "../shared/kafka/group-offsets.ts";
 import { ReusableProducer } from "../shared/kafka/producer.ts";
-import { DEAD_LETTER_TOPIC_CONFIG, ensureTopics } from "../shared/kafka/topics.ts";
+import {
+  DEAD_LETTER_TOPIC_CONFIG,
+  ensureTopics,
+  OUTPUT_TOPIC_CONFIG,
+} from "../shared/kafka/topics.ts";
 import type { MskEvent } from "../shared/msk/event.ts";
 import type { Pipeline } from "../shared/pipeline/pipeline.ts";
 import {
@@ -92,7 +96,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     {
       topic: pipeline.topics.output,
       numPartitions: 1,
-      configs: { "cleanup.policy": "compact,delete" },
+      configs: OUTPUT_TOPIC_CONFIG,
     },
   ]);
   await ensureStateTable(createDynamoDbClient(options.dynamoDbEndpoint), options.tableName);

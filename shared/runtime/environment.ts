@@ -22,12 +22,10 @@ export function depsFromEnvironment(
   const tableName = env.STATE_TABLE_NAME;
   if (!tableName)
     throw new Error("STATE_TABLE_NAME is not set: the name of the sparkless state table");
-  let bootstrapServers: string | undefined;
   const producer = new ReusableProducer(
     () =>
       resolveKafkaConnection({
         env,
-        ...(bootstrapServers ? { bootstrapServers } : {}),
         secrets: new SecretsManagerClient({}),
         msk: new KafkaClient({}),
       }),
@@ -37,10 +35,7 @@ export function depsFromEnvironment(
   return {
     pipeline,
     store: new DynamoDbWindowStore(createDocumentClient(), tableName),
-    send: (messages: TopicMessages[], servers?: string) => {
-      bootstrapServers ??= servers;
-      return producer.send(messages);
-    },
+    send: (messages: TopicMessages[]) => producer.send(messages),
     nowMs: Date.now,
     logger,
     metrics,

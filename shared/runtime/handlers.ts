@@ -18,8 +18,8 @@ import { addCounts, addCountsBy } from "./observability.ts";
 export interface HandlerDeps {
   readonly pipeline: Pipeline;
   readonly store: WindowStore;
-  /** Produces to Kafka; `bootstrapServers` is the event's (where the mapping reads from). */
-  readonly send: (topicMessages: TopicMessages[], bootstrapServers?: string) => Promise<void>;
+  /** Produces to Kafka and resolves once the broker acknowledged every message. */
+  readonly send: (topicMessages: TopicMessages[]) => Promise<void>;
   readonly nowMs: () => number;
   readonly logger: Logger;
   readonly metrics: Metrics;
@@ -40,13 +40,10 @@ export function parseFilterHandler(
   const { topics } = deps.pipeline;
   return async (event) => {
     const { repartition, deadLetter, counts } = step(decodeMskEvent(event));
-    await deps.send(
-      [
-        { topic: topics.repartition, messages: repartition },
-        { topic: topics.deadLetter, messages: deadLetter },
-      ],
-      event.bootstrapServers,
-    );
+    await deps.send([
+      { topic: topics.repartition, messages: repartition },
+      { topic: topics.deadLetter, messages: deadLetter },
+    ]);
     addCounts(deps.metrics, {
       eventsIn: counts.in,
       valid: counts.valid,
@@ -70,7 +67,7 @@ export function windowHandler(deps: HandlerDeps): (event: MskEvent) => Promise<W
     const counts = await processWindowBatch(decodeMskEvent(event), {
       pipeline: deps.pipeline,
       store: deps.store,
-      send: (messages) => deps.send(messages, event.bootstrapServers),
+      send: deps.send,
       nowMs: deps.nowMs,
       ...(deps.checkpoint ? { checkpoint: deps.checkpoint } : {}),
       ...(deps.expectedSources === undefined ? {} : { expectedSources: deps.expectedSources }),

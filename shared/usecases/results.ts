@@ -10,7 +10,7 @@ export const EMITTED_RETENTION_MS = 7 * 24 * 3_600_000;
 /**
  * The output record of a window result. Key, value and headers depend only on the stored window,
  * so a re-send after a crash is byte-identical. Consumers dedupe on the `sparkless-result-id`
- * header (or simply on the key and window, with a compacted output topic): in final mode it is
+ * header (or on the key and window): in final mode it is
  * `<pipeline>/<key>/<start ms>/<end ms>`; update mode appends the version of the state item the
  * value was written in, one id per value.
  */
