@@ -1,6 +1,9 @@
+import { sparkKeyText } from "../../shared/codec/spark-json.ts";
+import { sparkTimestampMs } from "../../shared/codec/timestamps.ts";
 import { type AggState, aggregatorFor } from "../../shared/engine/aggregations.ts";
 import { bucketOf } from "../../shared/engine/buckets.ts";
 import { isDue } from "../../shared/engine/watermark.ts";
+import type { FieldType } from "../../shared/pipeline/definition.ts";
 import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
 import {
   childrenOf,
@@ -15,6 +18,7 @@ import { watermarkOf } from "../../shared/usecases/window-batch.ts";
 
 /** One group key's state in one open window of one repartition partition. */
 export interface KeyWindow {
+  /** As the output record's key writes it: Spark's `CAST(<group key> AS STRING)`. */
   readonly groupKey: string;
   readonly partition: number;
   readonly startMs: number;
@@ -49,7 +53,10 @@ export interface StateReport {
 }
 
 export interface StateQuery {
-  /** One group key; undefined for the busiest keys. */
+  /**
+   * One group key as the output record's key writes it (`1.0E7`, `2025-01-01 12:00:00.5`; see
+   * {@link keyInState}); undefined for the busiest keys.
+   */
   readonly groupKey?: string;
   /** How many keys to show without `groupKey`. */
   readonly top: number;
@@ -82,7 +89,9 @@ export async function readStateReport(
         dueEndsMs: openEndsMs.filter((end) => isDue(end, watermarkMs)),
       };
     });
-  const { groupKey } = query;
+  const type = pipeline.fields.find((f) => f.name === pipeline.groupKey)?.type;
+  const groupKey = query.groupKey === undefined ? undefined : keyInState(query.groupKey, type);
+  const keyText = sparkKeyText(type);
   // The state is laid out by the layout it was written with, whatever the definition says now.
   const stateBuckets = progress.layout?.stateBuckets ?? pipeline.stateBuckets;
   const layoutMismatch =
@@ -111,7 +120,7 @@ export async function readStateReport(
     for (const [key, state] of shard.entries) {
       if (groupKey !== undefined && key !== groupKey) continue;
       all.push({
-        groupKey: key,
+        groupKey: keyText(key),
         partition: id.partition,
         startMs: id.startMs,
         endMs: id.endMs,
@@ -132,6 +141,24 @@ export async function readStateReport(
     distinctKeys,
     ...(layoutMismatch ? { layoutMismatch } : {}),
   };
+}
+
+/**
+ * A group key as state holds it (`String(value)` of the parsed value) from the text a user types,
+ * which is what the output key shows (Spark's cast to string): a double `1.0E7` is held as
+ * `10000000`, a timestamp `2025-01-01 12:00:00.5` (or any form Spark's cast reads) as its epoch
+ * ms. Text of no such form is taken as is.
+ */
+export function keyInState(text: string, type: FieldType | undefined): string {
+  if (type === "double") {
+    const value = Number(text);
+    return text.trim() === "" || (Number.isNaN(value) && text !== "NaN") ? text : String(value);
+  }
+  if (type === "timestamp") {
+    const ms = sparkTimestampMs(text, Date.now());
+    return ms === undefined ? text : String(ms);
+  }
+  return text;
 }
 
 /**

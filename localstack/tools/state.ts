@@ -73,10 +73,15 @@ async function main(): Promise<number> {
   });
   console.log(
     values.json
-      ? JSON.stringify({ table: tableName, ...report }, null, 2)
+      ? // NaN and the infinities as Spark's to_json writes them ("NaN"), not as JSON's null.
+        JSON.stringify({ table: tableName, ...report }, nonFiniteAsText, 2)
       : `table ${tableName} (${endpoint ?? "AWS"})\n${renderStateReport(report, pipeline, query, Date.now())}`,
   );
   return 0;
+}
+
+function nonFiniteAsText(_key: string, value: unknown): unknown {
+  return typeof value === "number" && !Number.isFinite(value) ? String(value) : value;
 }
 
 /** The DynamoDB endpoint (undefined: AWS) and the table to read. */

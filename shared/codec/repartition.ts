@@ -26,10 +26,21 @@ export function carriedColumns(aggregations: readonly AggregationSpec[]): string
  * `[group key, event time ms, source, source offset, ...carried column values]`: positional, so
  * no field names travel, and V8 writes an array of scalars markedly faster than nested objects
  * (the parse/filter hot path writes one per valid event).
+ *
+ * A carried double that JSON has no number for (NaN, ±Infinity, and −0, which JSON writes as 0)
+ * travels as `{"double":"NaN"}`, `{"double":"Infinity"}`, `{"double":"-Infinity"}` or
+ * `{"double":"-0.0"}`: a column value is otherwise never an object, so the form is unambiguous
+ * even in a string column. Records written before this form (such values as `null`, −0 as `0`)
+ * still decode, to what they carry.
  */
 export function encodeRepartitioned(event: RepartitionedEvent, columns: readonly string[]): string {
   const wire: unknown[] = [event.groupKey, event.eventTimeMs, event.source, event.sourceOffset];
-  for (const column of columns) wire.push(event.row[column] ?? null);
+  for (const column of columns) {
+    const value = event.row[column] ?? null;
+    wire.push(
+      typeof value === "number" && !isJsonNumber(value) ? { double: javaText(value) } : value,
+    );
+  }
   return JSON.stringify(wire);
 }
 
@@ -50,8 +61,35 @@ export function decodeRepartitioned(
     throw new Error("not a sparkless repartition record");
   }
   const row: Row = {};
-  for (let i = 0; i < columns.length; i++) row[columns[i] as string] = wire[4 + i] as Row[string];
+  for (let i = 0; i < columns.length; i++) {
+    const carried = wire[4 + i] as Row[string] | { double?: unknown };
+    row[columns[i] as string] =
+      typeof carried === "object" && carried !== null ? nonJsonDouble(carried) : carried;
+  }
   return { groupKey: wire[0], eventTimeMs: wire[1], row, source: wire[2], sourceOffset: wire[3] };
+}
+
+/** Doubles `JSON.stringify` keeps: finite, and not −0. */
+function isJsonNumber(value: number): boolean {
+  return Number.isFinite(value) && !Object.is(value, -0);
+}
+
+function javaText(value: number): string {
+  if (Object.is(value, -0)) return "-0.0";
+  return Number.isNaN(value) ? "NaN" : value > 0 ? "Infinity" : "-Infinity";
+}
+
+const NON_JSON_DOUBLES: ReadonlyMap<unknown, number> = new Map([
+  ["NaN", Number.NaN],
+  ["Infinity", Number.POSITIVE_INFINITY],
+  ["-Infinity", Number.NEGATIVE_INFINITY],
+  ["-0.0", -0],
+]);
+
+function nonJsonDouble(carried: { double?: unknown }): number {
+  const value = NON_JSON_DOUBLES.get(carried.double);
+  if (value === undefined) throw new Error("not a sparkless repartition record");
+  return value;
 }
 
 /**

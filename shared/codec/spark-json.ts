@@ -60,9 +60,43 @@ function keyWriter(type: FieldType | undefined): (key: string) => string {
   }
 }
 
-/** Epoch ms as Spark prints a UTC timestamp in JSON. */
+/**
+ * The text Spark's `CAST(<group key> AS STRING)` gives a group key (session time zone UTC), from
+ * the key's text in state (`String(value)` of the row's value): doubles as Java prints them
+ * (`1.0E7`, `0.1`, `1.0`, `NaN`, `-Infinity`; −0.0 groups with 0.0, as `0.0`), timestamps as
+ * `2025-01-01 12:00:00.5` (fraction without trailing zeros, none when zero), longs, ints,
+ * booleans and strings as they are. Measured on Spark 3.5.7 (test/spark/group-keys.test.ts).
+ */
+export function sparkKeyText(type: FieldType | undefined): (key: string) => string {
+  switch (type) {
+    case "double":
+      return (key) => {
+        const value = Number(key);
+        return Number.isFinite(value) ? javaDoubleString(value) : String(value);
+      };
+    case "timestamp":
+      return (key) => {
+        const iso = isoMs(Number(key));
+        const t = iso.indexOf("T");
+        const fraction = iso.slice(t + 9, -1).replace(/\.?0+$/, "");
+        return `${iso.slice(0, t)} ${iso.slice(t + 1, t + 9)}${fraction}`;
+      };
+    default:
+      return (key) => key;
+  }
+}
+
+/**
+ * Epoch ms as Spark prints a UTC timestamp in JSON. Years outside 0000–9999: Spark writes
+ * `+10000-01-01…` and `-0001-12-31…` where JavaScript writes `+010000` and `-000001`.
+ */
 export function isoMs(epochMs: number): string {
-  return new Date(epochMs).toISOString();
+  const iso = new Date(epochMs).toISOString();
+  return iso.length === 24
+    ? iso
+    : iso.replace(/^([+-])0*(\d{4,})/, (_, sign: string, year: string) =>
+        sign === "-" || year.length > 4 ? `${sign}${year}` : year,
+      );
 }
 
 const HEX = "0123456789ABCDEF";

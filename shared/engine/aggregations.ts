@@ -1,11 +1,19 @@
 import type { AggregationSpec, Row } from "../pipeline/definition.ts";
 
 /**
- * Aggregation state, plain JSON so it is stored in DynamoDB as is: one entry per aggregation.
- * `count` → number; `sum`, `min`, `max` → number or null (no non-null input yet, as Spark);
- * `avg` → [sum, count].
+ * A number as aggregation state holds it: a JSON number, or, for the doubles JSON has no number
+ * for, their Java text (`"NaN"`, `"Infinity"`, `"-Infinity"`, `"-0.0"`), which `Number()` reads
+ * back. `JSON.stringify` would write NaN and the infinities as `null` and −0 as `0`, so a sum over
+ * a NaN would come back from DynamoDB as "no input yet".
  */
-export type AggState = Array<number | null | [number, number]>;
+export type StateNumber = number | "NaN" | "Infinity" | "-Infinity" | "-0.0";
+
+/**
+ * Aggregation state, plain JSON so it is stored in DynamoDB as is (and survives any JSON round
+ * trip): one entry per aggregation. `count` → number; `sum`, `min`, `max` → {@link StateNumber}
+ * or null (no non-null input yet, as Spark); `avg` → [sum, count].
+ */
+export type AggState = Array<StateNumber | null | [StateNumber, number]>;
 
 /** init / add / merge / result for a pipeline's aggregations (Spark semantics: nulls are skipped). */
 export interface Aggregator {
@@ -35,11 +43,38 @@ export function aggregatorFor(specs: readonly AggregationSpec[]): Aggregator {
       const values: Record<string, number | null> = {};
       for (const [i, spec] of specs.entries()) {
         const s = state[i] ?? null;
-        values[spec.as] = Array.isArray(s) ? (s[1] === 0 ? null : s[0] / s[1]) : s;
+        values[spec.as] = Array.isArray(s)
+          ? s[1] === 0
+            ? null
+            : numberOf(s[0]) / s[1]
+          : s === null
+            ? null
+            : numberOf(s);
       }
       return values;
     },
   };
+}
+
+/** A state number's value. */
+export function numberOf(s: StateNumber): number {
+  return typeof s === "number" ? s : Number(s);
+}
+
+/** A number as state keeps it (see {@link StateNumber}). */
+export function stateNumber(x: number): StateNumber {
+  if (Number.isFinite(x)) return Object.is(x, -0) ? "-0.0" : x;
+  return Number.isNaN(x) ? "NaN" : x > 0 ? "Infinity" : "-Infinity";
+}
+
+/**
+ * Spark's order of doubles for `min`/`max`: NaN is larger than any other value (Infinity
+ * included) and equal to itself; −0.0 equals 0.0. Spark's `least`/`greatest` replace the running
+ * value only when the new one is strictly smaller/larger, so of two equal zeros the first stays
+ * (measured on Spark 3.5.7: min over [0.0, −0.0] is 0.0, over [−0.0, 0.0] is −0.0).
+ */
+function less(a: number, b: number): boolean {
+  return Number.isNaN(a) ? false : Number.isNaN(b) || a < b;
 }
 
 function step(fn: AggregationSpec["fn"], s: AggState[number], value: number): AggState[number] {
@@ -47,14 +82,14 @@ function step(fn: AggregationSpec["fn"], s: AggState[number], value: number): Ag
     case "count":
       return (s as number) + 1;
     case "sum":
-      return s === null ? value : (s as number) + value;
+      return stateNumber(s === null ? value : numberOf(s as StateNumber) + value);
     case "min":
-      return s === null ? value : Math.min(s as number, value);
+      return s === null || less(value, numberOf(s as StateNumber)) ? stateNumber(value) : s;
     case "max":
-      return s === null ? value : Math.max(s as number, value);
+      return s === null || less(numberOf(s as StateNumber), value) ? stateNumber(value) : s;
     case "avg": {
-      const [sum, count] = s as [number, number];
-      return [sum + value, count + 1];
+      const [sum, count] = s as [StateNumber, number];
+      return [stateNumber(numberOf(sum) + value), count + 1];
     }
   }
 }
@@ -65,13 +100,15 @@ function combine(
   b: AggState[number],
 ): AggState[number] {
   if (fn === "avg") {
-    const [sa, ca] = (a ?? [0, 0]) as [number, number];
-    const [sb, cb] = (b ?? [0, 0]) as [number, number];
-    return [sa + sb, ca + cb];
+    const [sa, ca] = (a ?? [0, 0]) as [StateNumber, number];
+    const [sb, cb] = (b ?? [0, 0]) as [StateNumber, number];
+    return [stateNumber(numberOf(sa) + numberOf(sb)), ca + cb];
   }
   if (a === null) return b;
   if (b === null) return a;
-  if (fn === "min") return Math.min(a as number, b as number);
-  if (fn === "max") return Math.max(a as number, b as number);
-  return (a as number) + (b as number); // count, sum
+  const x = numberOf(a as StateNumber);
+  const y = numberOf(b as StateNumber);
+  if (fn === "min") return less(y, x) ? b : a;
+  if (fn === "max") return less(x, y) ? b : a;
+  return stateNumber(x + y); // count, sum
 }

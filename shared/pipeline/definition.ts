@@ -119,7 +119,7 @@ export interface PipelineDefinition {
   readonly strict?: boolean;
   readonly output: {
     readonly topic: string;
-    /** @default the group key */
+    /** @default the group key as Spark's `CAST(<group key> AS STRING)` writes it (`1.0E7`, `2025-01-01 12:00:00.5`) */
     readonly key?: (result: WindowResult) => string;
     /** @default Spark's `to_json(struct(window, <group key>, <aggregates>))` */
     readonly value?: (result: WindowResult) => string;

@@ -1,5 +1,5 @@
 import { carriedColumns } from "../codec/repartition.ts";
-import { type SparkJsonEncoder, sparkJsonEncoder } from "../codec/spark-json.ts";
+import { type SparkJsonEncoder, sparkJsonEncoder, sparkKeyText } from "../codec/spark-json.ts";
 import {
   AGGREGATE_FUNCTIONS,
   type AggregationSpec,
@@ -265,6 +265,8 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
   });
   const strict = definition.strict ?? false;
   if (typeof strict !== "boolean") fail("strict", `'${String(strict)}' must be true or false`);
+  // The output record's key: Spark's CAST(<group key> AS STRING), e.g. 1.0E7 for a double 1e7.
+  const keyText = sparkKeyText(fieldType.get(definition.groupKey));
   const encoder: SparkJsonEncoder = sparkJsonEncoder(
     definition.groupKey,
     aggregations.map((a) => ({
@@ -307,7 +309,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     strict,
     partitions,
     stateBuckets,
-    outputKey: output.key ?? ((result) => result.groupKey),
+    outputKey: output.key ?? ((result) => keyText(result.groupKey)),
     outputValue: output.value ?? encoder,
   };
 }

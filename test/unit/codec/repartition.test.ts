@@ -28,8 +28,42 @@ describe("repartition records", () => {
     expect(decoded).toEqual(event);
   });
 
+  it("carries NaN, ±Infinity and −0 losslessly, in any column, and reads records written before", () => {
+    // Prepare: JSON has no NaN or infinities and writes −0 as 0.
+    const event = {
+      groupKey: "u",
+      eventTimeMs: 0,
+      row: {
+        amount: Number.NaN,
+        action: "NaN",
+        inf: Number.POSITIVE_INFINITY,
+        ninf: -Infinity,
+        z: -0,
+      },
+      source: "t/0",
+      sourceOffset: 1,
+    };
+    const all = ["amount", "action", "inf", "ninf", "z"];
+
+    // Act
+    const wire = encodeRepartitioned(event, all);
+    const decoded = decodeRepartitioned(Buffer.from(wire), all);
+    const old = decodeRepartitioned(Buffer.from('["u",0,"t/0",1,null,"NaN",null,null,0]'), all);
+
+    // Assess
+    expect(wire).toBe(
+      '["u",0,"t/0",1,{"double":"NaN"},"NaN",{"double":"Infinity"},{"double":"-Infinity"},{"double":"-0.0"}]',
+    );
+    expect(decoded).toEqual(event);
+    expect(Object.is(decoded.row.z, -0)).toBe(true);
+    expect(decoded.row.action).toBe("NaN"); // a string column's text stays text
+    expect(old.row).toEqual({ amount: null, action: "NaN", inf: null, ninf: null, z: 0 });
+  });
+
   it.each([
     ["not JSON", "{"],
+    ["an unknown double form", '["a",1,"t/0",1,{"double":"nan"},"x"]'],
+    ["an object column", '["a",1,"t/0",1,{},"x"]'],
     ["an object", '{"k":"a","t":1,"r":{},"s":"t/0","o":1}'],
     ["too few values", '["a",1,"t/0",1,2]'],
     ["a number key", '[1,1,"t/0",1,2,"x"]'],

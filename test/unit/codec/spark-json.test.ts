@@ -1,5 +1,11 @@
 import { describe, expect, it } from "vitest";
-import { javaDouble, jsonText, sparkJsonEncoder } from "../../../shared/codec/spark-json.ts";
+import {
+  isoMs,
+  javaDouble,
+  jsonText,
+  sparkJsonEncoder,
+  sparkKeyText,
+} from "../../../shared/codec/spark-json.ts";
 
 // Bytes Spark 3.5's to_json(struct(*)) wrote for these results (measured with PySpark; the
 // differential test in test/spark compares more of them with Spark on every run).
@@ -57,6 +63,39 @@ describe("sparkJsonEncoder: Spark's to_json(struct(window, key, aggregates))", (
     expect(encode({ ...window, groupKey: key, values: { total: 1 } })).toBe(
       `${W},${json},"total":1.0}`,
     );
+  });
+});
+
+// Spark 3.5.7's CAST(<group key> AS STRING), measured (test/spark/group-keys.test.ts compares
+// more on every run). The key's text in state is String(value) of the parsed value.
+describe("sparkKeyText: the output record's key, as Spark casts the group key to a string", () => {
+  const ms = (iso: string) => String(Date.parse(iso));
+  it.each([
+    ["double", String(1e7), "1.0E7"],
+    ["double", String(0.1), "0.1"],
+    ["double", String(1), "1.0"],
+    ["double", String(-0), "0.0"], // Spark groups −0.0 with 0.0
+    ["double", "NaN", "NaN"],
+    ["double", "-Infinity", "-Infinity"],
+    ["double", String(2e23), "1.9999999999999998E23"],
+    ["double", String(123456789.125), "1.23456789125E8"],
+    ["long", "-9007199254740991", "-9007199254740991"],
+    ["boolean", "true", "true"],
+    ["string", "1.0", "1.0"],
+    ["timestamp", ms("2025-01-01T12:00:00.500Z"), "2025-01-01 12:00:00.5"],
+    ["timestamp", ms("2025-01-01T12:00:00.120Z"), "2025-01-01 12:00:00.12"],
+    ["timestamp", ms("2025-01-01T12:00:00Z"), "2025-01-01 12:00:00"],
+    ["timestamp", "-1", "1969-12-31 23:59:59.999"],
+    ["timestamp", String(253402300800000), "+10000-01-01 00:00:00"],
+    ["timestamp", String(-62167219201000), "-0001-12-31 23:59:59"],
+  ] as const)("a %s key %s is %s", (type, key, text) => {
+    expect(sparkKeyText(type)(key)).toBe(text);
+  });
+
+  it("writes years past 9999 and before 0 in JSON as Spark does", () => {
+    expect(isoMs(253402300800000)).toBe("+10000-01-01T00:00:00.000Z");
+    expect(isoMs(-62135596801000)).toBe("0000-12-31T23:59:59.000Z");
+    expect(isoMs(-62167219201000)).toBe("-0001-12-31T23:59:59.000Z");
   });
 });
 

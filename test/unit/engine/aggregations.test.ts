@@ -47,4 +47,55 @@ describe("aggregations (Spark semantics: nulls skipped)", () => {
     const state = stateOf([1, 2]);
     expect(JSON.parse(JSON.stringify(state))).toEqual(state);
   });
+
+  // Spark 3.5.7, measured (test/spark/corpus.ts "NaN and infinities"): NaN is larger than every
+  // other double in min/max, sum and avg follow IEEE 754, count counts NaN; of two equal zeros
+  // min/max keep the first.
+  it.each([
+    [
+      "NaN among values",
+      [1, Number.NaN, 5],
+      { total: Number.NaN, least: 1, most: Number.NaN, mean: Number.NaN },
+    ],
+    [
+      "only NaN",
+      [Number.NaN],
+      { total: Number.NaN, least: Number.NaN, most: Number.NaN, mean: Number.NaN },
+    ],
+    [
+      "±Infinity",
+      [Infinity, -Infinity],
+      { total: Number.NaN, least: -Infinity, most: Infinity, mean: Number.NaN },
+    ],
+    [
+      "Infinity and a value",
+      [Infinity, 1],
+      { total: Infinity, least: 1, most: Infinity, mean: Infinity },
+    ],
+    [
+      "-Infinity and NaN",
+      [-Infinity, Number.NaN],
+      { total: Number.NaN, least: -Infinity, most: Number.NaN, mean: Number.NaN },
+    ],
+    ["0.0 then -0.0", [0, -0], { total: 0, least: 0, most: 0, mean: 0 }],
+    ["-0.0 then 0.0", [-0, 0], { total: 0, least: -0, most: -0, mean: 0 }],
+  ])(
+    "%s: Spark's results, after a JSON round trip of the state and across merges",
+    (_case, amounts, expected) => {
+      // Act: all at once, through JSON (DynamoDB's entries), and one value per batch merged.
+      const direct = aggregator.result(stateOf(amounts));
+      const stored = aggregator.result(JSON.parse(JSON.stringify(stateOf(amounts))));
+      const merged = aggregator.result(
+        amounts.reduce(
+          (state, amount) => JSON.parse(JSON.stringify(aggregator.merge(state, stateOf([amount])))),
+          aggregator.init(),
+        ),
+      );
+
+      // Assess: toEqual tells NaN apart from null, and −0 from 0 (Object.is).
+      for (const result of [direct, stored, merged]) {
+        expect(result).toEqual({ events: amounts.length, amounts: amounts.length, ...expected });
+      }
+    },
+  );
 });

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { readStateReport } from "../../../localstack/tools/state-report.ts";
+import { keyInState, readStateReport } from "../../../localstack/tools/state-report.ts";
 import { bucketOf } from "../../../shared/engine/buckets.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
@@ -76,5 +76,50 @@ describe("readStateReport over split shards", () => {
     const report = await readStateReport(store, pipeline, { top: 10 });
     expect(report.keys.map((k) => k.groupKey).sort()).toEqual([...inBucket].sort());
     expect(report.distinctKeys).toBe(inBucket.length);
+  });
+});
+
+// The tool shows and takes keys as the output record's key writes them (Spark's cast to string),
+// while state holds String(value) of the parsed value.
+describe("keyInState: the key a user types, as state holds it", () => {
+  it.each([
+    ["double", "1.0E7", "10000000"],
+    ["double", "10000000", "10000000"],
+    ["double", "0.0", "0"],
+    ["double", "-0.0", "0"],
+    ["double", "NaN", "NaN"],
+    ["double", "-Infinity", "-Infinity"],
+    ["double", "abc", "abc"],
+    ["timestamp", "2025-01-01 12:00:00.5", String(Date.parse("2025-01-01T12:00:00.500Z"))],
+    ["timestamp", "2025-01-01T12:00:00Z", String(Date.parse("2025-01-01T12:00:00Z"))],
+    ["long", "5", "5"],
+    ["string", "1.0E7", "1.0E7"],
+  ] as const)("a %s key typed %s is held as %s", (type, typed, held) => {
+    expect(keyInState(typed, type)).toBe(held);
+  });
+
+  it("finds a double key by its Spark text and shows it so", async () => {
+    // Prepare: a pipeline grouped by a double, its key 1e7 held as "10000000".
+    const byDouble = definePipeline({
+      ...pipeline.definition,
+      schema: { ...pipeline.definition.schema, user: "double" },
+    });
+    const held = "10000000";
+    const id = { ...window, bucket: bucketOf(held, 2) };
+    const doubleStore = {
+      readProgress: async () => progress,
+      getShards: async (_: string, ids: readonly ShardId[]) =>
+        new Map(
+          ids
+            .filter((i) => shardKey(i) === shardKey(id))
+            .map((i) => [shardKey(i), leaf(i, [held])]),
+        ),
+    };
+
+    // Act
+    const report = await readStateReport(doubleStore, byDouble, { groupKey: "1.0E7", top: 10 });
+
+    // Assess
+    expect(report.keys.map((k) => k.groupKey)).toEqual(["1.0E7"]);
   });
 });
