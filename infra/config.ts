@@ -12,8 +12,14 @@ export interface SparklessConfig {
   };
   /** Partitions and replicas of the topics the stack creates. */
   readonly topics: {
-    /** Partitions of the source topics a new cluster gets (an existing cluster has its own). */
+    /**
+     * Partitions of each source topic: a new cluster's topics are created with this many; for an
+     * existing cluster it is what its topics have, if given. The window function's watermark
+     * waits for every source partition (issue 14), so it must know how many there are.
+     */
     readonly sourcePartitions: number;
+    /** `sourcePartitions` was given, or the stack creates the topics with it (a new cluster). */
+    readonly sourcePartitionsKnown: boolean;
     readonly replicationFactor: number;
   };
   /** An SSM-reachable instance in the new cluster's VPC, to reach the brokers from outside. */
@@ -290,6 +296,7 @@ export function readConfig(node: Node): SparklessConfig {
     },
     topics: {
       sourcePartitions: number("sourcePartitions", 4, 1, 10_000),
+      sourcePartitionsKnown: cluster.mode === "new" || get("sourcePartitions") !== undefined,
       replicationFactor,
     },
     bastion: flag("bastion"),

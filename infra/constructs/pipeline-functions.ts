@@ -23,6 +23,11 @@ export interface PipelineFunctionsProps {
   readonly timeoutSeconds?: number;
   /** @default 30 */
   readonly logRetentionDays?: number;
+  /**
+   * Partitions over all source topics, when the deployment knows them: the window partitions'
+   * watermarks wait for that many sources (`SOURCE_PARTITIONS`, see runtime/environment.ts).
+   */
+  readonly sourcePartitions?: number;
 }
 
 /**
@@ -41,7 +46,7 @@ export class PipelineFunctions extends Construct {
     const { pipeline, cluster, table } = props;
     const { repartition, output, deadLetter, late } = pipeline.topics;
     const ownTopics = [repartition, output, deadLetter, late];
-    const sourcePartitions = sourcePartitionsContext(this);
+    const { sourcePartitions } = props;
     const make = (name: string, description: string) => {
       const logGroup = new logs.LogGroup(this, `${name}Logs`, {
         // config.ts admits only the retentions CloudWatch Logs accepts.
@@ -102,17 +107,3 @@ export class PipelineFunctions extends Construct {
 }
 
 const kebab = (name: string) => name.replace(/([a-z])([A-Z])/g, "$1-$2").toLowerCase();
-
-/** Context `sparkless:sourcePartitions`: how many source partitions feed the pipeline, if given. */
-function sourcePartitionsContext(scope: Construct): number | undefined {
-  const value: unknown = scope.node.tryGetContext("sparkless:sourcePartitions");
-  if (value === undefined || value === "") return undefined;
-  const count = Number(value);
-  if (!Number.isInteger(count) || count < 1) {
-    throw new Error(
-      `context sparkless:sourcePartitions is '${String(value)}': it must be a positive integer, ` +
-        "the number of partitions over all source topics (or leave it unset)",
-    );
-  }
-  return count;
-}

@@ -1,4 +1,4 @@
-import { CfnOutput, Duration, Stack, type StackProps, Validations } from "aws-cdk-lib";
+import { Annotations, CfnOutput, Duration, Stack, type StackProps, Validations } from "aws-cdk-lib";
 import * as events from "aws-cdk-lib/aws-events";
 import * as targets from "aws-cdk-lib/aws-events-targets";
 import type { Construct } from "constructs";
@@ -61,6 +61,7 @@ export class SparklessStack extends Stack {
       memoryMb: config.functions.memoryMb,
       timeoutSeconds: config.functions.timeoutSeconds,
       logRetentionDays: config.functions.logRetentionDays,
+      ...sourcePartitionsOf(this, pipeline, config.topics),
     });
     // A consumer group id must be unique among all Kafka event sources: one per pipeline, stage
     // and source topic. Kafka topic names ([a-zA-Z0-9._-]) fit Lambda's pattern and have no ':'
@@ -232,4 +233,29 @@ function namedPipeline(name: string): Pipeline {
   } catch (error) {
     throw new ConfigError(`context 'sparkless:pipeline': ${(error as Error).message}`);
   }
+}
+
+/**
+ * How many source partitions the window function's watermark waits for (issue 14): the listed
+ * topics times their partitions, when the stack creates them (a new cluster) or was told
+ * (`sparkless:sourcePartitions` with an existing cluster). Unknown (a topic pattern, or an
+ * existing cluster without it), a window partition moves on the sources it has heard of: early
+ * in a backlog a source not seen yet could find its events late, so synth warns.
+ */
+function sourcePartitionsOf(
+  scope: Construct,
+  pipeline: Pipeline,
+  topics: { readonly sourcePartitions: number; readonly sourcePartitionsKnown: boolean },
+): { sourcePartitions?: number } {
+  if (pipeline.topics.sourcePattern) return {};
+  if (!topics.sourcePartitionsKnown) {
+    Annotations.of(scope).addWarningV2(
+      "sparkless:sourcePartitionsUnknown",
+      "The window function does not know how many partitions the source topics have: set " +
+        "-c sparkless:sourcePartitions=N (partitions of each source topic) so every window " +
+        "partition's watermark waits for all of them (README, watermark).",
+    );
+    return {};
+  }
+  return { sourcePartitions: topics.sourcePartitions * pipeline.topics.sources.length };
 }

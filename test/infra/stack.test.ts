@@ -3,7 +3,7 @@ import { existsSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App } from "aws-cdk-lib";
-import { Match } from "aws-cdk-lib/assertions";
+import { Annotations, Match, type Template } from "aws-cdk-lib/assertions";
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../infra/config.ts";
 import { SparklessStack, stackNameFor } from "../../infra/stacks/sparkless-stack.ts";
@@ -140,6 +140,33 @@ describe("functions and permissions", () => {
         }),
       },
     });
+  });
+
+  // Issue 14: a window partition's watermark waits for every source partition; a function that
+  // does not know how many there are moves on those it has heard of.
+  it("tell the window function how many source partitions there are, and warn when unknown", () => {
+    // The pipeline's three functions (the ones with state), not the custom resources'.
+    const sourcePartitionsOf = (t: Template) =>
+      Object.values(t.findResources("AWS::Lambda::Function"))
+        .map((f) => f.Properties.Environment?.Variables)
+        .filter((env) => env?.STATE_TABLE_NAME)
+        .map((env) => env.SOURCE_PARTITIONS);
+    // A new cluster: the stack creates the source topic with 4 partitions (the default).
+    expect(new Set(sourcePartitionsOf(fresh.template))).toEqual(new Set(["4"]));
+    // An existing cluster told its topics' partitions: every topic of a two-topic pipeline counts.
+    const told = synthTemplate(
+      "told",
+      { ...EXISTING, "sparkless:sourcePartitions": "6" },
+      twoTopics,
+    );
+    expect(new Set(sourcePartitionsOf(told.template))).toEqual(new Set(["12"]));
+    // An existing cluster not told: nothing guessed, and synth says what to set.
+    expect(new Set(sourcePartitionsOf(existing.template))).toEqual(new Set([undefined]));
+    const stack = new SparklessStack(new App({ context: EXISTING }), "Untold");
+    Annotations.fromStack(stack).hasWarning(
+      "*",
+      Match.stringLikeRegexp("set -c sparkless:sourcePartitions=N"),
+    );
   });
 
   it("grant what the MSK mappings need on the cluster, and no wildcard admin rights", () => {
