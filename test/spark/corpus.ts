@@ -383,10 +383,83 @@ export const AGGREGATIONS: readonly ParityAggregation[] = [
       event({ user: "e", amount: -3, n: -9007199254740991, event_time: T }),
     ],
   },
+  {
+    // NaN is larger than every double in min/max; sum and avg follow IEEE 754; count counts NaN;
+    // of two equal zeros min/max keep the first (Spark's least/greatest replace only on < / >).
+    name: "NaN and infinities in every aggregation",
+    schema: SCHEMAS.pipeline as Schema,
+    key: "user",
+    aggs: [
+      ["count", null, "events"],
+      ["count", "amount", "amounts"],
+      ["sum", "amount", "total"],
+      ["avg", "amount", "mean"],
+      ["min", "amount", "least"],
+      ["max", "amount", "most"],
+    ],
+    events: [
+      event({ user: "nan-among", amount: 1, event_time: T }),
+      event({ user: "nan-among", event_time: T }, '"amount":NaN'),
+      event({ user: "nan-among", amount: 5, event_time: T }),
+      event({ user: "nan-only", amount: "NaN", event_time: T }),
+      event({ user: "infs", amount: "Infinity", event_time: T }),
+      event({ user: "infs", amount: "-Infinity", event_time: T }),
+      event({ user: "inf-and-one", event_time: T }, '"amount":Infinity'),
+      event({ user: "inf-and-one", amount: 1, event_time: T }),
+      event({ user: "ninf-nan", event_time: T }, '"amount":-Infinity'),
+      event({ user: "ninf-nan", amount: "NaN", event_time: T }),
+      event({ user: "ninf-nan", amount: 3, event_time: T }),
+      event({ user: "ninf-nan", event_time: T }),
+      event({ user: "zero-first", amount: 0, event_time: T }),
+      event({ user: "zero-first", event_time: T }, '"amount":-0.0'),
+      event({ user: "negzero-first", event_time: T }, '"amount":-0.0'),
+      event({ user: "negzero-first", amount: 0, event_time: T }),
+      event({ user: "nan-later-window", amount: 2, event_time: T }),
+      event({ user: "nan-later-window", amount: "NaN", event_time: "2025-01-01T12:07:00Z" }),
+    ],
+  },
+  {
+    // CAST(k AS STRING) of a double: Java's Double.toString; −0.0 groups with 0.0 and a NaN
+    // token with the string "NaN" (Spark normalizes grouping keys).
+    name: "double group keys Spark casts to string",
+    schema: [
+      ["k", "double"],
+      ["amount", "double"],
+      ["event_time", "timestamp"],
+    ],
+    key: "k",
+    aggs: [["sum", "amount", "total"]],
+    events: [
+      ...["1e7", "0.1", "1.0", "1", "-0.0", "0.0", "NaN", '"NaN"', '"Infinity"', '"-Infinity"'],
+      ...["2e23", "123456789.125", "1e-5", "5e-324", "0.001", "9999999", "-3", "1e21"],
+    ].map((k, i) => `{"k":${k},"amount":${i + 1},"event_time":"${T}"}`),
+  },
+  {
+    name: "timestamp group keys Spark casts to string",
+    schema: [
+      ["k", "timestamp"],
+      ["amount", "double"],
+      ["event_time", "timestamp"],
+    ],
+    key: "k",
+    aggs: [["sum", "amount", "total"]],
+    events: [
+      ...[
+        '"2025-01-01T12:00:00.5Z"',
+        '"2025-01-01T12:00:00.12Z"',
+        '"2025-01-01 12:00:00"',
+        "1735732800",
+        '"1969-12-31T23:59:59.999Z"',
+        '"2025-06-30T23:59:59.999+02:00"',
+        "253402300800", // year 10000: Spark writes +10000
+        '"0000-06-01T00:00:00Z"',
+      ].map((k, i) => `{"k":${k},"amount":${i + 1},"event_time":"${T}"}`),
+    ],
+  },
   ...(
     [
-      ["long", "5", "6"],
-      ["int", "-7", "8"],
+      ["long", "5", "-9007199254740991"],
+      ["int", "-7", "2147483647"],
       ["boolean", "true", "false"],
       ["double", "1.5", '"NaN"'],
       ["timestamp", '"2025-01-01T12:00:00.5Z"', "1735732800"],

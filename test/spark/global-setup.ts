@@ -14,6 +14,8 @@ export interface SparkParity {
   readonly rows: ReadonlyArray<Record<string, Record<string, string | number | boolean | null>>>;
   /** Per aggregation name: Spark's to_json values, sorted. */
   readonly aggregations: Readonly<Record<string, readonly string[]>>;
+  /** Per aggregation name: each of those results' group key cast to a string, in the same order. */
+  readonly keys: Readonly<Record<string, readonly string[]>>;
   /** Epoch ms when Spark ran (timestamps written as a time alone take that day). */
   readonly ranAtMs: number;
 }

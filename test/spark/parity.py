@@ -13,7 +13,8 @@ The input (written by the test's global setup) holds:
 
 The output holds, per record and schema, the parsed row with each value in a form JavaScript can
 read exactly: doubles as repr() text (nan, inf, -0.0 kept), timestamps as epoch microseconds,
-longs as decimal text; and per aggregation the to_json values in order.
+longs as decimal text; and per aggregation the to_json values in order, with each result's
+group key as CAST(key AS STRING) writes it (what the output record's key must be).
 """
 
 import base64
@@ -102,6 +103,7 @@ def main(input_path, output_path):
     parsed_rows = [rows[i] for i in range(len(values))]
 
     aggregations = {}
+    keys = {}
     for agg in spec["aggregations"]:
         events = spark.createDataFrame([(e,) for e in agg["events"]], "value STRING")
         data = events.select(F.from_json("value", struct_of(agg["schema"])).alias("d")).select("d.*")
@@ -112,12 +114,20 @@ def main(input_path, output_path):
         result = (
             data.groupBy(F.window("event_time", "5 minutes"), agg["key"])
             .agg(*exprs)
-            .select(F.to_json(F.struct("*")).alias("json"))
+            .select(
+                F.to_json(F.struct("*")).alias("json"),
+                F.col(agg["key"]).cast("string").alias("key"),
+            )
         )
-        aggregations[agg["name"]] = sorted(r["json"] for r in result.collect())
+        results = sorted(result.collect(), key=lambda r: r["json"])
+        aggregations[agg["name"]] = [r["json"] for r in results]
+        keys[agg["name"]] = [r["key"] for r in results]
 
     with open(output_path, "w", encoding="utf-8") as f:
-        json.dump({"rows": parsed_rows, "aggregations": aggregations, "spark": spark.version}, f)
+        json.dump(
+            {"rows": parsed_rows, "aggregations": aggregations, "keys": keys, "spark": spark.version},
+            f,
+        )
     spark.stop()
 
 
