@@ -26,12 +26,14 @@ export function sparkJsonEncoder(
   groupKey: string,
   columns: readonly OutputColumn[],
   groupKeyType?: FieldType,
+  /** `session_window` for session windows (Spark's column name). */
+  windowColumn: "window" | "session_window" = "window",
 ): SparkJsonEncoder {
   const keyName = jsonText(groupKey, false);
   const names = columns.map((c) => jsonText(c.name, false));
   const key = keyWriter(groupKeyType);
   return (result) => {
-    let json = `{"window":{"start":"${isoMs(result.windowStartMs)}","end":"${isoMs(result.windowEndMs)}"},${keyName}:${key(result.groupKey)}`;
+    let json = `{"${windowColumn}":{"start":"${isoMs(result.windowStartMs)}","end":"${isoMs(result.windowEndMs)}"},${keyName}:${key(result.groupKey)}`;
     for (const [i, column] of columns.entries()) {
       const value = result.values[column.name];
       if (value === null || value === undefined) continue;

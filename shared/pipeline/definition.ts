@@ -52,7 +52,12 @@ export interface AggregationSpec {
 
 export type WindowSpec =
   | { readonly type: "tumbling"; readonly size: Duration }
-  | { readonly type: "sliding"; readonly size: Duration; readonly slide: Duration };
+  | { readonly type: "sliding"; readonly size: Duration; readonly slide: Duration }
+  /**
+   * Spark's `session_window(col, gap)`: a key's events at most `gap` apart form one session
+   * `[first event, last event + gap)`; final results only (Spark refuses update mode too).
+   */
+  | { readonly type: "session"; readonly gap: Duration };
 
 /** A window result as the output encoder sees it. */
 export interface WindowResult {

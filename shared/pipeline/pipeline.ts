@@ -53,6 +53,11 @@ export interface Pipeline {
   readonly eventTime: string;
   readonly windowSizeMs: number;
   readonly windowSlideMs: number;
+  /**
+   * Session windows: the gap. State is then kept in bins of one gap (`engine/sessions.ts`), and
+   * `windowSizeMs` is a bin's span until it closes (2 gaps), `windowSlideMs` the gap.
+   */
+  readonly sessionGapMs: number | undefined;
   readonly watermarkDelayMs: number;
   readonly aggregations: readonly AggregationSpec[];
   /** The columns repartition records carry (what the aggregations read), in wire order. */
@@ -182,19 +187,27 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
   }
 
   const window = definition.window ?? fail("window", "required");
-  const windowSizeMs = durationMs(window.size, `pipeline '${name}': window.size`);
+  if (window.type !== "tumbling" && window.type !== "sliding" && window.type !== "session")
+    fail("window.type", "must be 'tumbling', 'sliding' or 'session'");
+  const sessionGapMs =
+    window.type === "session"
+      ? durationMs(window.gap ?? fail("window.gap", "required"), `pipeline '${name}': window.gap`)
+      : undefined;
+  if (sessionGapMs !== undefined && sessionGapMs <= 0) fail("window.gap", "must be positive");
+  const windowSizeMs =
+    window.type === "session"
+      ? 2 * (sessionGapMs as number)
+      : durationMs(window.size, `pipeline '${name}': window.size`);
   const windowSlideMs =
     window.type === "sliding"
       ? durationMs(window.slide, `pipeline '${name}': window.slide`)
-      : windowSizeMs;
-  if (window.type !== "tumbling" && window.type !== "sliding")
-    fail("window.type", "must be 'tumbling' or 'sliding'");
+      : (sessionGapMs ?? windowSizeMs);
   if (windowSizeMs <= 0) fail("window.size", "must be positive");
   if (windowSlideMs <= 0) fail("window.slide", "must be positive");
   if (windowSlideMs > windowSizeMs) {
     fail(
       "window.slide",
-      `'${String(window.type === "sliding" ? window.slide : "")}' is larger than window.size '${String(window.size)}' (Spark requires slide <= size)`,
+      `'${String(window.type === "sliding" ? window.slide : "")}' is larger than window.size '${String(window.type === "sliding" ? window.size : "")}' (Spark requires slide <= size)`,
     );
   }
   const watermarkDelayMs = durationMs(
@@ -206,7 +219,8 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
   const aggregations = definition.aggregations ?? [];
   if (aggregations.length === 0)
     fail("aggregations", "declare at least one, e.g. { fn: 'count', as: 'events' }");
-  const outputNames = new Set<string>(["window", definition.groupKey]);
+  const windowColumn = sessionGapMs === undefined ? "window" : "session_window";
+  const outputNames = new Set<string>([windowColumn, definition.groupKey]);
   for (const [i, agg] of aggregations.entries()) {
     const where = `aggregations[${i}]`;
     if (!(AGGREGATE_FUNCTIONS as readonly string[]).includes(agg.fn)) {
@@ -233,6 +247,12 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
 
   const emit = definition.emit ?? "final";
   if (emit !== "final" && emit !== "update") fail("emit", `'${emit}' must be 'final' or 'update'`);
+  if (sessionGapMs !== undefined && emit === "update") {
+    fail(
+      "emit",
+      "'update' cannot be used with session windows (a session's result changes as sessions merge; Spark refuses it too: 'Update output mode not supported for session window'). Use 'final'",
+    );
+  }
   const late = definition.late ?? "topic";
   if (late !== "drop" && late !== "topic") fail("late", `'${late}' must be 'drop' or 'topic'`);
   const idleCloseMs =
@@ -275,6 +295,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
       neverNegativeZero: a.fn === "sum" || a.fn === "avg",
     })),
     fieldType.get(definition.groupKey),
+    windowColumn,
   );
   return {
     name,
@@ -298,9 +319,14 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     eventTime: definition.eventTime,
     windowSizeMs,
     windowSlideMs,
+    sessionGapMs,
     watermarkDelayMs,
     aggregations,
-    carriedColumns: carriedColumns(aggregations),
+    // Session bins keep each run's first and last event time: the event time travels too.
+    carriedColumns:
+      sessionGapMs === undefined
+        ? carriedColumns(aggregations)
+        : [...new Set([...carriedColumns(aggregations), definition.eventTime])],
     emit,
     late,
     idleCloseMs,

@@ -5,8 +5,9 @@ import {
   type RepartitionedEvent,
 } from "../codec/repartition.ts";
 import { isoMs } from "../codec/spark-json.ts";
-import { type Aggregator, aggregatorFor } from "../engine/aggregations.ts";
+import type { Aggregator } from "../engine/aggregations.ts";
 import { planBatch } from "../engine/batch.ts";
+import { planSessionBatch } from "../engine/sessions.ts";
 import {
   mergeSourceProgress,
   type SourceProgress,
@@ -18,6 +19,7 @@ import type { Pipeline } from "../pipeline/pipeline.ts";
 import type { PartitionProgress, PipelineProgress, WindowStore } from "../store/window-store.ts";
 import { HEADERS } from "./headers.ts";
 import { deadLetterMessage } from "./parse-filter.ts";
+import { alreadyApplied, windowAggregator } from "./session-results.ts";
 import {
   checkLayout,
   emitDueWindows,
@@ -102,7 +104,7 @@ export async function processWindowBatch(
   deps: WindowDeps,
 ): Promise<WindowCounts> {
   const { pipeline } = deps;
-  const aggregator = aggregatorFor(pipeline.aggregations);
+  const aggregator = windowAggregator(pipeline);
   const counts: WindowCounts = {
     ...emptyWindowCounts(),
     in: records.length,
@@ -316,13 +318,12 @@ async function applyPartition(
 ): Promise<PartitionOutcome> {
   const { pipeline, store } = deps;
   // plan
-  const plan = planBatch(
-    events,
-    { partition, buckets: pipeline.stateBuckets },
-    pipeline.windowSizeMs,
-    pipeline.windowSlideMs,
-    watermarkBeforeMs,
-  );
+  const layout = { partition, buckets: pipeline.stateBuckets };
+  const gapMs = pipeline.sessionGapMs;
+  const plan =
+    gapMs === undefined
+      ? planBatch(events, layout, pipeline.windowSizeMs, pipeline.windowSlideMs, watermarkBeforeMs)
+      : planSessionBatch(events, layout, gapMs, watermarkBeforeMs);
   if (plan.maxEventTimeMs === undefined) {
     return { updates: [], openedEnds: [], late: [], maxEventTimeMs: undefined };
   }
@@ -334,12 +335,24 @@ async function applyPartition(
     pipeline.name,
     plan.late.flatMap(({ event, shards }) => shards.map((id) => ({ id, events: [event] }))),
   );
-  const alreadyCounted = await settleLateEvents(store, pipeline.name, lateLeaves, deps.nowMs());
+  // Session bins: a late event's bin may still take other events, so it is not closed
+  // (session-results.ts says what that costs).
+  const alreadyCounted =
+    gapMs === undefined
+      ? await settleLateEvents(store, pipeline.name, lateLeaves, deps.nowMs())
+      : alreadyApplied(lateLeaves);
   const leaves = await resolveLeaves(store, pipeline.name, [...plan.shards.values()]);
   await deps.checkpoint?.("before-state");
 
   // open (I1), then write (I2)
-  const openedEnds = [...new Set([...plan.shards.values()].map((s) => s.id.endMs))];
+  // A session bin lists the next bin's end too: closing that one emits the sessions ending here.
+  const openedEnds = [
+    ...new Set(
+      [...plan.shards.values()].flatMap((s) =>
+        gapMs === undefined ? [s.id.endMs] : [s.id.endMs, s.id.endMs + gapMs],
+      ),
+    ),
+  ];
   const opened = await store.openWindows(pipeline.name, partition, openedEnds, deps.nowMs());
   const written = await writeLeaves(store, pipeline, aggregator, opened, leaves, () =>
     deps.checkpoint?.("between-state-writes"),

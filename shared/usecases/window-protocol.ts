@@ -16,6 +16,7 @@ import {
   type WindowStore,
 } from "../store/window-store.ts";
 import { EMITTED_RETENTION_MS, resultMessage } from "./results.ts";
+import { endsToClose, sessionResults } from "./session-results.ts";
 
 /**
  * The exactly-once window protocol, in one place. A batch of one repartition partition P goes
@@ -365,7 +366,8 @@ export async function emitDueWindows(
   const nowMs = deps.nowMs();
   let emitted = 0;
   const closed: StoredShard[] = [];
-  let level: ShardId[] = endsMs.flatMap((endMs) =>
+  // Session bins: the bin before each due one is closed too (its sessions go out now).
+  let level: ShardId[] = endsToClose(pipeline, endsMs).flatMap((endMs) =>
     Array.from({ length: pipeline.stateBuckets }, (_, bucket) => ({
       partition,
       bucket,
@@ -402,7 +404,12 @@ export async function emitDueWindows(
     }
     level = next;
   }
-  await deps.send([{ topic: pipeline.topics.output, messages: closed.flatMap(resultsOf) }]);
+  const messages =
+    pipeline.sessionGapMs === undefined
+      ? closed.flatMap(resultsOf)
+      : await sessionResults(store, pipeline, partition, closed, endsMs, nowMs);
+  if (pipeline.sessionGapMs !== undefined) emitted = emitted > 0 ? messages.length : 0;
+  await deps.send([{ topic: pipeline.topics.output, messages }]);
   await deps.checkpoint?.("after-emit");
   await store.closeEnds(pipeline.name, partition, endsMs);
   return emitted;
