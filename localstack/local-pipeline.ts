@@ -4,7 +4,6 @@ import { Kafka, logLevel } from "kafkajs";
 import { createDocumentClient, createDynamoDbClient } from "../shared/dynamodb/client.ts";
 import { type KafkaConnection, toKafkaJsConfig } from "../shared/kafka/connection.ts";
 import { applyStartingOffsets } from "../shared/kafka/group-offsets.ts";
-import { ReusableProducer } from "../shared/kafka/producer.ts";
 import {
   DEAD_LETTER_TOPIC_CONFIG,
   ensureTopics,
@@ -28,7 +27,9 @@ import type { WindowStore } from "../shared/store/window-store.ts";
 import type { ParseFilterCounts } from "../shared/usecases/parse-filter.ts";
 import { emptyWindowCounts, type WindowCounts } from "../shared/usecases/window-batch.ts";
 import { EventSourceMappingRunner } from "./esm/runner.ts";
+import type { StageProfile } from "./esm/stage-profile.ts";
 import { startPatternSources } from "./pattern-sources.ts";
+import { ProducerPool } from "./producer-pool.ts";
 
 export interface LocalPipelineOptions {
   readonly pipeline: Pipeline;
@@ -50,6 +51,8 @@ export interface LocalPipelineOptions {
   readonly patternRefreshMs?: number;
   /** Wraps the state store the functions use (fault injection in tests). */
   readonly wrapStore?: (store: WindowStore) => WindowStore;
+  /** The bench's per-stage timing (mappings, produce, DynamoDB calls); absent otherwise. */
+  readonly profile?: StageProfile;
 }
 
 /** Running totals of every invocation, for the live view. */
@@ -108,16 +111,20 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
 
   // Handlers log through Powertools as in Lambda, quietly: the live view owns the terminal.
   process.env.POWERTOOLS_METRICS_DISABLED = "true";
-  const producer = new ReusableProducer(async () => options.kafka, "sparkless-local-functions");
+  const producer = new ProducerPool(options.kafka, "sparkless-local-functions");
   const dynamoDbStore = new DynamoDbWindowStore(
     createDocumentClient(options.dynamoDbEndpoint),
     options.tableName,
   );
-  const store = options.wrapStore ? options.wrapStore(dynamoDbStore) : dynamoDbStore;
+  const wrapped = options.wrapStore ? options.wrapStore(dynamoDbStore) : dynamoDbStore;
+  const { profile } = options;
+  const store = profile ? profile.wrap(wrapped, "dynamodb") : wrapped;
   const deps: HandlerDeps = {
     pipeline,
     store,
-    send: (messages) => producer.send(messages),
+    send: profile
+      ? (messages) => profile.time("produce", () => producer.send(messages))
+      : (messages) => producer.send(messages),
     nowMs: Date.now,
     logger: new Logger({ serviceName: "sparkless-local", logLevel: "SILENT" }),
     metrics: new Metrics({ namespace: "sparkless" }),
@@ -168,34 +175,42 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
     consumerGroupId: string,
     position: typeof startingPosition,
   ) =>
-    new EventSourceMappingRunner(options.kafka, {
-      name: "parse-filter",
-      topics,
-      consumerGroupId,
-      batchSize: pipeline.batchSize,
-      maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
-      startingPosition: position,
-      ...mappingSettings,
-      handler: counted(async (event) => add(totals.parse, await parse(event))),
-    });
+    new EventSourceMappingRunner(
+      options.kafka,
+      {
+        name: "parse-filter",
+        topics,
+        consumerGroupId,
+        batchSize: pipeline.batchSize,
+        maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
+        startingPosition: position,
+        ...mappingSettings,
+        handler: counted(async (event) => add(totals.parse, await parse(event))),
+      },
+      profile,
+    );
   // A pattern source gets one mapping per matching topic, started below and kept up to date.
   const runners = [
     ...(sourcePattern
       ? []
       : [parseRunner(sources, `${groupPrefix}-parse-filter`, startingPosition)]),
-    new EventSourceMappingRunner(options.kafka, {
-      name: "window",
-      topics: [pipeline.topics.repartition],
-      consumerGroupId: `${groupPrefix}-window`,
-      batchSize: pipeline.batchSize,
-      maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
-      startingPosition: "TRIM_HORIZON",
-      ...mappingSettings,
-      handler: counted(async (event) => {
-        const { watermarkMs: _, ...counts } = await window(event);
-        add(totals.window, counts);
-      }),
-    }),
+    new EventSourceMappingRunner(
+      options.kafka,
+      {
+        name: "window",
+        topics: [pipeline.topics.repartition],
+        consumerGroupId: `${groupPrefix}-window`,
+        batchSize: pipeline.batchSize,
+        maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
+        startingPosition: "TRIM_HORIZON",
+        ...mappingSettings,
+        handler: counted(async (event) => {
+          const { watermarkMs: _, ...counts } = await window(event);
+          add(totals.window, counts);
+        }),
+      },
+      profile,
+    ),
   ];
   for (const runner of runners) await runner.start();
   const patternSources = sourcePattern

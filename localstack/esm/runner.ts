@@ -12,6 +12,7 @@ import {
   retryBackoffMs,
   retryLimit,
 } from "./mapping.ts";
+import type { StageProfile } from "./stage-profile.ts";
 
 /** "The payload size reaches 6 MB. You cannot modify this limit." (batching behavior, below) */
 const PAYLOAD_LIMIT_BYTES = 6 * 1024 * 1024;
@@ -55,6 +56,8 @@ interface Gathering {
   bytes: number;
   full: boolean;
   timer: NodeJS.Timeout | undefined;
+  /** When its first record was gathered (profiling only). */
+  readonly sinceMs: number;
 }
 
 /**
@@ -86,10 +89,15 @@ export class EventSourceMappingRunner {
   private readonly keep: ((message: KafkaMessage) => boolean) | undefined;
   private readonly batchSize: number;
   private readonly batchingWindowMs: number;
+  /** Invocations running now, and since when none has (the profile's idle time). */
+  private invoking = 0;
+  private idleSinceMs = performance.now();
 
   constructor(
     private readonly connection: KafkaConnection,
     readonly config: MappingConfig,
+    /** The bench's per-stage profile; absent otherwise (then nothing is timed). */
+    private readonly profile?: StageProfile,
   ) {
     checkMappingConfig(config);
     this.kafka = new Kafka(
@@ -169,6 +177,7 @@ export class EventSourceMappingRunner {
         bytes: 0,
         full: false,
         timer: undefined,
+        sinceMs: performance.now(),
       };
       const gathering = this.gathering;
       const own = gathering.contributions.get(queue);
@@ -228,6 +237,7 @@ export class EventSourceMappingRunner {
     this.gathering = undefined;
     if (!gathering || gathering.contributions.size === 0) return;
     clearTimeout(gathering.timer);
+    this.profile?.add(`${this.config.name}.gathering`, performance.now() - gathering.sinceMs);
     this.track(this.deliver([...gathering.contributions.values()]));
   }
 
@@ -238,13 +248,23 @@ export class EventSourceMappingRunner {
 
   /** Invokes the handler with the payload until it succeeds, or its retries ran out. */
   private async deliver(contributions: readonly Contribution[]): Promise<void> {
-    const { config } = this;
+    const { config, profile } = this;
+    const encodeStartMs = performance.now();
     const event = this.event(contributions);
     const statsOf = contributions.map((c) => this.partitionStats(c.queue.topic, c.queue.partition));
     const records = contributions.reduce((n, c) => n + c.records.length, 0);
     this.payloadStats.payloads++;
     if (contributions.length > 1) this.payloadStats.mixedPayloads++;
     this.payloadStats.maxRecords = Math.max(this.payloadStats.maxRecords, records);
+    if (profile) {
+      profile.add(`${config.name}.encode`, performance.now() - encodeStartMs);
+      profile.count(`${config.name}.payloads`);
+      profile.count(`${config.name}.records`, records);
+      profile.count(`${config.name}.partitionsInPayloads`, contributions.length);
+      if (this.invoking === 0)
+        profile.add(`${config.name}.idle`, performance.now() - this.idleSinceMs);
+    }
+    this.invoking++;
     for (const [i, stats] of statsOf.entries()) {
       const contribution = contributions[i] as Contribution;
       stats.recordsIn += contribution.records.length;
@@ -258,7 +278,11 @@ export class EventSourceMappingRunner {
     for (; ; attempt++) {
       for (const stats of statsOf) stats.invocations++;
       try {
-        await config.handler(event);
+        if (profile)
+          await profile.within(config.name, () =>
+            profile.time("invoke", () => config.handler(event)),
+          );
+        else await config.handler(event);
         delivered = true;
         break;
       } catch (error) {
@@ -281,7 +305,12 @@ export class EventSourceMappingRunner {
       stats.inFlight--;
       stats.maxAttempts = Math.max(stats.maxAttempts, attempt);
     }
-    await this.complete(contributions, delivered);
+    if (profile)
+      await profile.within(config.name, () =>
+        profile.time("commit", () => this.complete(contributions, delivered)),
+      );
+    else await this.complete(contributions, delivered);
+    if (--this.invoking === 0) this.idleSinceMs = performance.now();
   }
 
   /** Sends the on-failure records; false (the payload is retried) if that failed. */

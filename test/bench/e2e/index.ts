@@ -86,50 +86,19 @@ export interface EndToEndResult {
   };
 }
 
-/**
- * Our default pipeline and the seed's PySpark job on the same broker, one after the other:
- * sustained throughput on a pre-loaded backlog, latency on live input, peak memory of every
- * process, and whether both gave the same windows.
- */
-export async function benchEndToEnd(options: {
+/** A fresh run name, its log folder, and the backlog produced to a topic of its own. */
+async function prepareBacklog(options: {
   servers: Servers;
   quick: boolean;
   log: (line: string) => void;
-}): Promise<EndToEndResult> {
-  const { servers, quick, log } = options;
-  const workload = settings(quick);
-  const install = await ensureSpark(log);
+}) {
+  const { servers, log } = options;
+  const workload = settings(options.quick);
   const kafka = benchKafka(servers);
   const run = `e2e-${randomBytes(4).toString("hex")}`;
   const logDir = join(repoRoot, ".cache", "bench", "e2e-logs", run);
   mkdirSync(logDir, { recursive: true });
   log(`End-to-end bench ${run}; process logs in ${logDir}`);
-
-  const sparkless = (name: string, partitions?: number): StartSystem => {
-    return (input, output) =>
-      startSparkless({
-        servers,
-        name,
-        input,
-        output,
-        logDir,
-        ...(partitions ? { partitions } : {}),
-      });
-  };
-  let protocol: SparkProtocol = "SASL_SSL";
-  let saslFailure: string | undefined;
-  const spark = (name: string): StartSystem => {
-    return (input, output) =>
-      startSpark({
-        install,
-        servers,
-        protocol,
-        input,
-        output,
-        logFile: join(logDir, `${name}-${protocol}.log`),
-      });
-  };
-
   // Throughput: the same backlog for both, each from the earliest offset.
   const clock: EventClock = {
     ...workload.throughput.clock,
@@ -149,6 +118,88 @@ export async function benchEndToEnd(options: {
     events,
     expected,
     timeoutMs: workload.throughput.timeoutMs,
+  };
+  return { run, logDir, backlog };
+}
+
+/**
+ * Only our pipeline on the backlog, at its defaults: for profiling and tuning between full runs
+ * (`npx tsx test/bench/e2e/main.ts --sparkless-backlog [--profile] [--cpu-prof]`).
+ */
+export async function benchSparklessBacklog(options: {
+  servers: Servers;
+  quick: boolean;
+  log: (line: string) => void;
+  profile?: boolean;
+  cpuProf?: boolean;
+}) {
+  const { run, logDir, backlog } = await prepareBacklog(options);
+  const ours = await measureThroughput({
+    ...backlog,
+    start: (input, output) =>
+      startSparkless({
+        servers: options.servers,
+        name: `${run}-tp`,
+        input,
+        output,
+        logDir,
+        ...(options.profile ? { profile: true } : {}),
+        ...(options.cpuProf ? { cpuProfDir: logDir } : {}),
+      }),
+    output: `${run}-out-sparkless`,
+  });
+  const lateRows = await topicSize(backlog.kafka, `${run}-tp.late`);
+  return {
+    throughput: ours.figures,
+    lateRows,
+    comparedToExpected: compareResults(ours.results, backlog.expected),
+    expected: backlog.expected.size,
+    logDir,
+  };
+}
+
+/**
+ * Our default pipeline and the seed's PySpark job on the same broker, one after the other:
+ * sustained throughput on a pre-loaded backlog, latency on live input, peak memory of every
+ * process, and whether both gave the same windows.
+ */
+export async function benchEndToEnd(options: {
+  servers: Servers;
+  quick: boolean;
+  log: (line: string) => void;
+  /** Keep our per-stage profile on the backlog run (a few % of overhead). */
+  profile?: boolean;
+}): Promise<EndToEndResult> {
+  const { servers, quick, log, profile } = options;
+  const workload = settings(quick);
+  const install = await ensureSpark(log);
+  const kafka = benchKafka(servers);
+  const { run, logDir, backlog } = await prepareBacklog(options);
+
+  const sparkless = (name: string, partitions?: number): StartSystem => {
+    return (input, output) =>
+      startSparkless({
+        servers,
+        name,
+        input,
+        output,
+        logDir,
+        ...(partitions ? { partitions } : {}),
+        ...(profile ? { profile } : {}),
+      });
+  };
+  let protocol: SparkProtocol = "SASL_SSL";
+  let saslFailure: string | undefined;
+  const spark = (name: string): StartSystem => {
+    return (input, output) =>
+      startSpark({
+        install,
+        servers,
+        protocol,
+        input,
+        output,
+        logFile: join(logDir, `${name}-${protocol}.log`),
+      });
   };
 
   log("sparkless: throughput on the backlog…");
@@ -250,9 +301,9 @@ export async function benchEndToEnd(options: {
     sameResults: {
       throughput: {
         ...compareResults(ours.results, theirs.results),
-        expected: expected.size,
-        oursEqualExpected: same(ours.results, expected),
-        sparkEqualsExpected: same(theirs.results, expected),
+        expected: backlog.expected.size,
+        oursEqualExpected: same(ours.results, backlog.expected),
+        sparkEqualsExpected: same(theirs.results, backlog.expected),
         valueBytes: compareValueBytes(ours.values, theirs.values),
       },
       latency: {

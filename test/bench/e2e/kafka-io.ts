@@ -47,7 +47,9 @@ export async function topicSize(kafka: Kafka, topic: string): Promise<number> {
 
 /** Produces events in order, each to its own partition, in large batches. */
 export async function produceAll(kafka: Kafka, topic: string, events: readonly BenchEvent[]) {
-  const producer = kafka.producer();
+  // Idempotent: kafkajs re-sends a whole request when one partition of it fails (a leader not yet
+  // elected after topic creation), which would otherwise put part of the trace in twice.
+  const producer = kafka.producer({ idempotent: true, maxInFlightRequests: 1 });
   await producer.connect();
   try {
     for (let i = 0; i < events.length; i += 5_000) {

@@ -2,7 +2,7 @@ import type { Kafka } from "kafkajs";
 import type { Servers } from "../../../localstack/servers.ts";
 import { type BenchEvent, expectedResults, parseResult, WATERMARK_DELAY_MS } from "./events.ts";
 import { createTopics, produceAtRate, type ReadRecord, readAll, TopicReader } from "./kafka-io.ts";
-import { RssSampler } from "./memory.ts";
+import { CpuMeter, RssSampler } from "./memory.ts";
 import type { RunningSystem } from "./process.ts";
 
 /** Starts a system under test on `input`, writing to `output`. */
@@ -62,6 +62,10 @@ interface Run {
   readonly complete: boolean;
   /** Peak memory per process (MB): the system's VmHWM, the servers' sampled RSS. */
   readonly peakMemoryMb: Record<string, number>;
+  /** From start-up to the last expected result: average cores busy, per process and machine. */
+  readonly cpu: ReturnType<CpuMeter["stop"]>;
+  /** The system's per-stage profile at that moment, when it keeps one. */
+  readonly profile: unknown;
 }
 
 /**
@@ -91,6 +95,11 @@ async function runUntilComplete(options: {
   }));
   try {
     system = await options.start(options.input, options.output);
+    const serverPids = {
+      kafkaBroker: servers.embedded.kafka?.pid,
+      dynamodbLocal: servers.embedded.dynamodb?.pid,
+    };
+    const cpuMeter = new CpuMeter({ ...system.pids(), ...serverPids });
     let exitCode: number | null | undefined;
     void system.exited.then((code) => {
       exitCode = code;
@@ -115,6 +124,8 @@ async function runUntilComplete(options: {
       return resultsSeen > 0 && Date.now() - lastResultMs > QUIET_OUTPUT_MS;
     }, options.timeoutMs);
     const complete = hasAll();
+    const cpu = cpuMeter.stop();
+    const profile = system.profile?.();
     // Anything a system would add after the expected results (it should not) arrives by then.
     await reader.waitFor(() => false, 2_000);
     results.update();
@@ -122,7 +133,14 @@ async function runUntilComplete(options: {
       throw new Error(`exited with ${exitCode} while running; see ${system.logFile}`);
     stopped = true;
     const processPeaks = await system.stop();
-    return { system, results, complete, peakMemoryMb: { ...sampler.stop(), ...processPeaks } };
+    return {
+      system,
+      results,
+      complete,
+      peakMemoryMb: { ...sampler.stop(), ...processPeaks },
+      cpu,
+      profile,
+    };
   } finally {
     sampler.stop();
     if (!stopped) await system?.stop();
@@ -145,6 +163,10 @@ export interface ThroughputFigures {
   readonly duplicateResults: number;
   readonly duplicatesDiffering: number;
   readonly peakMemoryMb: Record<string, number>;
+  /** Cores busy from start-up to the last result: what bounds the throughput on this machine. */
+  readonly cpu: Run["cpu"];
+  /** Our per-stage profile (`localstack/esm/stage-profile.ts`), when the run kept one. */
+  readonly profile?: unknown;
 }
 
 /** Sustained throughput on a pre-loaded backlog, and the results it gave. */
@@ -181,6 +203,8 @@ export async function measureThroughput(options: {
       duplicateResults: results.duplicates,
       duplicatesDiffering: results.duplicatesDiffering,
       peakMemoryMb: run.peakMemoryMb,
+      cpu: run.cpu,
+      ...(run.profile === undefined ? {} : { profile: run.profile }),
     },
     results: results.totals(),
     values: results.values(),

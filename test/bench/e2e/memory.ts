@@ -55,3 +55,63 @@ export class RssSampler {
     return Object.fromEntries([...this.peaks].map(([name, mb]) => [name, Math.round(mb)]));
   }
 }
+
+/** Clock ticks per second of /proc's CPU times (`getconf CLK_TCK`: 100 on Linux everywhere). */
+const TICKS_PER_SEC = 100;
+
+/** CPU time (user + system, s) a process has used so far, or undefined if gone. */
+export function cpuSeconds(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    // utime and stime are fields 14 and 15 of the line, 12 and 13 after `pid (comm) `.
+    return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SEC;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU time (s) the whole machine spent busy (not idle, not waiting on I/O) so far. */
+export function machineBusySeconds(): number {
+  const [, ...ticks] = (readFileSync("/proc/stat", "utf8").split("\n")[0] ?? "")
+    .trim()
+    .split(/\s+/);
+  const [user, nice, system, , , irq, softirq, steal] = ticks.map(Number);
+  return (
+    ((user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0) + (steal ?? 0)) /
+    TICKS_PER_SEC
+  );
+}
+
+/** CPU used by named processes and by the whole machine between `new` and `stop()`. */
+export class CpuMeter {
+  private readonly startMs = Date.now();
+  private readonly machineStart = machineBusySeconds();
+  private readonly start = new Map<string, number>();
+
+  constructor(private readonly pids: Record<string, number | undefined>) {
+    for (const [name, pid] of Object.entries(pids)) {
+      const s = pid === undefined ? undefined : cpuSeconds(pid);
+      if (s !== undefined) this.start.set(name, s);
+    }
+  }
+
+  /**
+   * Cores busy on average over the interval, per process and for the machine (other helpers'
+   * work, the bench itself and the servers' idle threads make up the difference).
+   */
+  stop(): { wallMs: number; coresBusy: Record<string, number>; machineCoresBusy: number } {
+    const wallMs = Date.now() - this.startMs;
+    const coresBusy: Record<string, number> = {};
+    for (const [name, pid] of Object.entries(this.pids)) {
+      const before = this.start.get(name);
+      const after = pid === undefined ? undefined : cpuSeconds(pid);
+      if (before !== undefined && after !== undefined)
+        coresBusy[name] = round2((after - before) / (wallMs / 1000));
+    }
+    const machine = (machineBusySeconds() - this.machineStart) / (wallMs / 1000);
+    return { wallMs, coresBusy, machineCoresBusy: round2(machine) };
+  }
+}
+
+const round2 = (n: number) => Math.round(n * 100) / 100;

@@ -1,6 +1,9 @@
 // The default pipeline in a process of its own, so the bench can measure its memory apart from
 // the bench's. Settings come from SPARKLESS_BENCH_PIPELINE (JSON). Prints "STARTING <ms>" when
 // it begins to set up and connect (Spark's query start is the same moment) and "RUNNING <ms>".
+// With `profileFile`, the per-stage profile is written there every half second.
+import { writeFileSync } from "node:fs";
+import { StageProfile } from "../../../localstack/esm/stage-profile.ts";
 import { startLocalPipeline } from "../../../localstack/local-pipeline.ts";
 import type { KafkaConnection } from "../../../shared/kafka/connection.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
@@ -15,6 +18,8 @@ interface Settings {
   tableName: string;
   /** Repartition partitions, when not the default's (README: `partitions: 1` for a backfill). */
   partitions?: number;
+  /** Where to write the per-stage profile (JSON), when the bench asks for one. */
+  profileFile?: string;
 }
 
 const settings = JSON.parse(process.env.SPARKLESS_BENCH_PIPELINE ?? "{}") as Settings;
@@ -27,7 +32,16 @@ const pipeline = definePipeline({
   ...(settings.partitions === undefined ? {} : { partitions: settings.partitions }),
 });
 console.log(`STARTING ${Date.now()}`);
+const profile = settings.profileFile ? new StageProfile() : undefined;
+if (profile && settings.profileFile) {
+  const file = settings.profileFile;
+  const write = () => writeFileSync(file, JSON.stringify(profile.snapshot()));
+  setInterval(write, 500).unref();
+}
+// A clean exit on the bench's SIGTERM, so that `node --cpu-prof` writes its profile.
+process.on("SIGTERM", () => process.exit(0));
 await startLocalPipeline({
+  ...(profile ? { profile } : {}),
   pipeline,
   kafka: settings.kafka,
   dynamoDbEndpoint: settings.dynamoDbEndpoint,

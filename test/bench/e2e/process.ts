@@ -16,6 +16,8 @@ export interface RunningSystem {
   /** Reads each process's peak memory (VmHWM, MB), then stops them. */
   stop(): Promise<Record<string, number>>;
   readonly logFile: string;
+  /** The per-stage profile so far, when the system was started with one. */
+  profile?(): unknown;
 }
 
 /**

@@ -1,4 +1,6 @@
+import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { StageTotals } from "../../../localstack/esm/stage-profile.ts";
 import { clientEnv, type Servers } from "../../../localstack/servers.ts";
 import { peakMemoryMb, type RunningSystem, spawnUntilMarker, stopProcessTree } from "./process.ts";
 
@@ -13,6 +15,9 @@ export async function startSparkless(options: {
   output: string;
   logDir: string;
   partitions?: number;
+  /** Time every stage (`StageProfile`) and, with `cpuProfDir`, run under `node --cpu-prof`. */
+  profile?: boolean;
+  cpuProfDir?: string;
 }): Promise<RunningSystem> {
   const { servers, name } = options;
   const settings = {
@@ -23,11 +28,13 @@ export async function startSparkless(options: {
     dynamoDbEndpoint: servers.dynamoDbEndpoint,
     tableName: `${name}-state`,
     partitions: options.partitions,
+    ...(options.profile ? { profileFile: join(options.logDir, `${name}.profile.json`) } : {}),
   };
   const logFile = join(options.logDir, `${name}.log`);
+  const cpuProf = options.cpuProfDir ? ["--cpu-prof", "--cpu-prof-dir", options.cpuProfDir] : [];
   const { child, spawnedMs, markedMs, exited } = await spawnUntilMarker(
     process.execPath,
-    ["--import", "tsx", join(import.meta.dirname, "pipeline-process.ts")],
+    [...cpuProf, "--import", "tsx", join(import.meta.dirname, "pipeline-process.ts")],
     {
       env: {
         ...process.env,
@@ -46,10 +53,22 @@ export async function startSparkless(options: {
     pids: () => ({ pipeline: pid }),
     exited,
     logFile,
+    profile() {
+      const file = settings.profileFile;
+      if (!file || !existsSync(file)) return undefined;
+      return JSON.parse(readFileSync(file, "utf8")) as StageSnapshot;
+    },
     async stop() {
       const peaks = peakMemoryMb({ pipeline: pid });
       await stopProcessTree(pid);
       return peaks;
     },
   };
+}
+
+/** What the pipeline process's `StageProfile` wrote last. */
+export interface StageSnapshot {
+  readonly wallMs: number;
+  readonly stages: Record<string, StageTotals>;
+  readonly counters: Record<string, number>;
 }
