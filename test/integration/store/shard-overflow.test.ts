@@ -7,6 +7,7 @@ import { ensureStateTable } from "../../../shared/store/table.ts";
 import { processWindowBatch } from "../../../shared/usecases/window-batch.ts";
 import { repartitionRecord } from "../../fixtures/repartition-records.ts";
 import { testDocumentClient, testDynamoDb, uniqueName } from "../helpers.ts";
+import { runTool } from "../tools/run-tool.ts";
 
 const MINUTE_MS = 60_000;
 // 24,000 keys of ~60 bytes with their sums: ~1.9 MB of state in one bucket of one window, almost
@@ -55,6 +56,17 @@ describe("window state larger than one DynamoDB item", () => {
         await processWindowBatch(batch, deps);
       }
     }
+    // Issue 17: `npm run state` reads split shards' leaves, here while the window is open: one key
+    // through the branch its hash routes it to, and every key of the window without one.
+    const probe = user(12_345);
+    const byKey = await runTool(
+      "state",
+      [pipeline.name, "--table", tableName, "--key", probe, "--json"],
+      { timeoutMs: 60_000 },
+    );
+    const all = await runTool("state", [pipeline.name, "--table", tableName, "--top", "2"], {
+      timeoutMs: 60_000,
+    });
     await processWindowBatch([record("closer", 30 * MINUTE_MS, 1)], deps);
 
     // Assess
@@ -65,5 +77,12 @@ describe("window state larger than one DynamoDB item", () => {
       { partition: 0, bucket: 0, startMs: 0, endMs: 5 * MINUTE_MS },
     ]);
     expect([...root.values()][0]?.split).toBe(true);
+    expect(byKey.code, byKey.stderr).toBe(0);
+    expect(JSON.parse(byKey.stdout).keys).toMatchObject([
+      { groupKey: probe, startMs: 0, endMs: 5 * MINUTE_MS, values: { total_spent: 2 * 12_345 } },
+    ]);
+    expect(all.code, all.stderr).toBe(0);
+    expect(all.stdout).toContain(`${USERS} key(s) in open windows; the 2 largest by total_spent:`);
+    expect(all.stdout).toContain(`${user(USERS - 1)}  [`);
   }, 300_000);
 });
