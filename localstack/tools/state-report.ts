@@ -200,12 +200,15 @@ function busiest(all: readonly KeyWindow[], pipeline: Pipeline, top: number): Ke
     score.set(k.groupKey, (score.get(k.groupKey) ?? 0) + (k.values[rankBy] ?? 0));
   const chosen = new Set(
     [...score]
-      .sort(([ka, a], [kb, b]) => b - a || ka.localeCompare(kb))
+      .sort(([ka, a], [kb, b]) => rank(b) - rank(a) || ka.localeCompare(kb))
       .slice(0, top)
       .map(([key]) => key),
   );
   return all.filter((k) => chosen.has(k.groupKey));
 }
+
+// Spark's order of doubles: NaN above everything, so a NaN sum ranks first instead of breaking the sort.
+const rank = (score: number) => (Number.isNaN(score) ? Number.POSITIVE_INFINITY : score);
 
 const iso = (ms: number | undefined) => (ms === undefined ? "—" : new Date(ms).toISOString());
 const clock = (ms: number) => new Date(ms).toISOString().slice(11, 19);
