@@ -275,8 +275,10 @@ function isAlive(pid: number): boolean {
 export async function reapOrphans(prefix: string): Promise<void> {
   if (!existsSync(cacheDir)) return;
   for (const profile of readdirSync(cacheDir).filter((d) => d.startsWith(prefix))) {
-    const owner = readOwner(profile);
-    if (owner !== undefined && isAlive(owner)) continue;
+    // A run that is still starting has its directory but no state file yet: its profile name
+    // ends with its pid (`test-<pid>`), so it is not taken for an orphan and wiped meanwhile.
+    const owner = readOwner(profile) ?? Number(/-(\d+)$/.exec(profile)?.[1] ?? Number.NaN);
+    if (Number.isInteger(owner) && isAlive(owner)) continue;
     await stopServers(profile);
     rmSync(stateDir(profile), { recursive: true, force: true });
   }
