@@ -71,6 +71,8 @@ export interface Pipeline {
   readonly strict: boolean;
   readonly partitions: number;
   readonly stateBuckets: number;
+  /** Spark's `CAST(<group key> AS STRING)` of a key's text in state (`1.0E7` for a double 1e7). */
+  readonly groupKeyText: (key: string) => string;
   readonly outputKey: (result: WindowResult) => string;
   readonly outputValue: (result: WindowResult) => string;
 }
@@ -335,6 +337,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     strict,
     partitions,
     stateBuckets,
+    groupKeyText: keyText,
     outputKey: output.key ?? ((result) => keyText(result.groupKey)),
     outputValue: output.value ?? encoder,
   };

@@ -386,12 +386,16 @@ function lateMessage(
 ): Message {
   const [topic, partition] = splitSource(event.source);
   return {
-    key: event.groupKey,
-    value: JSON.stringify({
-      [pipeline.groupKey]: event.groupKey,
-      [pipeline.eventTime]: isoMs(event.eventTimeMs),
-      ...event.row,
-    }),
+    key: pipeline.groupKeyText(event.groupKey),
+    value: JSON.stringify(
+      {
+        [pipeline.groupKey]: event.groupKey,
+        [pipeline.eventTime]: isoMs(event.eventTimeMs),
+        ...event.row,
+      },
+      // NaN and ±Infinity as Spark's to_json writes them ("NaN"), not as JSON's null.
+      (_, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value),
+    ),
     headers: {
       [HEADERS.lateByMs]: String((watermarkMs ?? 0) - event.eventTimeMs),
       [HEADERS.watermark]: String(watermarkMs),

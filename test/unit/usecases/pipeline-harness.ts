@@ -25,6 +25,11 @@ export function memoryPipeline(pipeline: Pipeline, nowMs: () => number = () => 0
     /** Values written to `topic` so far, decoded as text. */
     values: (topic: string) =>
       sent.filter((t) => t.topic === topic).flatMap((t) => t.messages.map((m) => String(m.value))),
+    /** Keys and values written to `topic` so far, as text. */
+    records: (topic: string) =>
+      sent
+        .filter((t) => t.topic === topic)
+        .flatMap((t) => t.messages.map((m) => ({ key: String(m.key), value: String(m.value) }))),
     async batch(values: readonly object[]) {
       const records: KafkaRecord[] = values.map((v) => ({
         topic: "source",
