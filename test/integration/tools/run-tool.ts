@@ -1,4 +1,4 @@
-import { spawn } from "node:child_process";
+import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -39,43 +39,66 @@ export function toolEnv(): NodeJS.ProcessEnv {
   return env;
 }
 
+/** A CLI of ours running as a child process (tsx on this Node), its output collected as it comes. */
+export interface RunningCli {
+  readonly child: ChildProcess;
+  readonly stdout: () => string;
+  readonly stderr: () => string;
+  /** Resolves with the exit code once it exits. */
+  readonly exited: Promise<number | null>;
+}
+
+/** Starts `<script>` (a path under the repository) as `npm run`/`npm start` would run it. */
+export function startCli(
+  script: string,
+  args: readonly string[],
+  env: NodeJS.ProcessEnv = toolEnv(),
+): RunningCli {
+  const child = spawn(process.execPath, ["--import", "tsx", join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout?.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr?.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", resolve));
+  return { child, stdout: () => stdout, stderr: () => stderr, exited };
+}
+
 /**
  * Runs `localstack/tools/<tool>.ts` as `npm run <tool>` does (tsx on this Node), with `stdin`
  * piped in, and resolves when it exits by itself; kills it and fails after `timeoutMs`.
  */
-export function runTool(
+export async function runTool(
   tool: string,
   args: readonly string[],
   options: { stdin?: string; env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
 ): Promise<ToolRun> {
   const startedAt = Date.now();
-  const child = spawn(
-    process.execPath,
-    ["--import", "tsx", join(ROOT, "localstack", "tools", `${tool}.ts`), ...args],
-    { cwd: ROOT, env: options.env ?? toolEnv(), stdio: ["pipe", "pipe", "pipe"] },
-  );
-  let stdout = "";
-  let stderr = "";
-  child.stdout.on("data", (chunk: Buffer) => {
-    stdout += chunk.toString();
-  });
-  child.stderr.on("data", (chunk: Buffer) => {
-    stderr += chunk.toString();
-  });
-  child.stdin.end(options.stdin ?? "");
+  const cli = startCli(join("localstack", "tools", `${tool}.ts`), args, options.env ?? toolEnv());
+  cli.child.stdin?.end(options.stdin ?? "");
   const timeoutMs = options.timeoutMs ?? 30_000;
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => {
+      cli.child.kill("SIGKILL");
       reject(
         new Error(
-          `npm run ${tool} -- ${args.join(" ")} did not exit within ${timeoutMs} ms\nstdout: ${stdout}\nstderr: ${stderr}`,
+          `npm run ${tool} -- ${args.join(" ")} did not exit within ${timeoutMs} ms\nstdout: ${cli.stdout()}\nstderr: ${cli.stderr()}`,
         ),
       );
     }, timeoutMs);
-    child.once("exit", (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr, ms: Date.now() - startedAt });
-    });
   });
+  try {
+    const code = await Promise.race([cli.exited, timedOut]);
+    return { code, stdout: cli.stdout(), stderr: cli.stderr(), ms: Date.now() - startedAt };
+  } finally {
+    clearTimeout(timer);
+  }
 }
