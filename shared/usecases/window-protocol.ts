@@ -36,6 +36,9 @@ import { endsToClose, sessionResults } from "./session-results.ts";
  * some writes the retry skips what `applied` covers (I2) and, its ends being listed (I1), the
  * window is closed by whoever next sees it due; after `close` the results are re-sent from the
  * closed shard (I3) until the end is forgotten (I4).
+ *
+ * Session windows run this protocol on bins one gap wide; `session-results.ts` lists the three
+ * points where they differ (late events' bins, the next bin's end listed, sessions emitted).
  */
 export const PROTOCOL_STEPS = ["read", "plan", "open", "write", "progress", "emit"] as const;
 
