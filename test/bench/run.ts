@@ -8,6 +8,7 @@ import { barChartSvg, type Panel } from "./chart.ts";
 import { costPerMillionEvents } from "./cost-model.ts";
 import { benchDynamoDbCost } from "./dynamodb-cost.bench.ts";
 import { benchEndToEnd, type EndToEndResult } from "./e2e/index.ts";
+import { profileLines } from "./e2e/profile-report.ts";
 import { benchHotPath } from "./parse.bench.ts";
 
 // `npm run bench [-- --quick] [-- --no-e2e]`: benchmarks, not tests. Prints a summary whose last
@@ -16,16 +17,21 @@ const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     "no-e2e": { type: "boolean", default: false },
+    "e2e-only": { type: "boolean", default: false },
+    "no-profile": { type: "boolean", default: false },
     help: { type: "boolean", default: false },
   },
 });
 if (values.help) {
   console.log(`npm run bench [-- options]
   --quick    a smoke run: fewer events everywhere (minutes, not a quarter of an hour)
-  --no-e2e   skip the end-to-end part (our pipeline and Spark on the local broker)`);
+  --no-e2e   skip the end-to-end part (our pipeline and Spark on the local broker)
+  --e2e-only only the end-to-end part (backlog and live, both systems side by side)
+  --no-profile  no per-stage profile of our backlog run (it costs about 1%)`);
   process.exit(0);
 }
 const quick = values.quick ?? false;
+const e2eOnly = values["e2e-only"] ?? false;
 const log = (line: string) => console.log(line);
 const fmt = (n: number, digits = 0) =>
   n.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -33,23 +39,26 @@ const pct = (ratio: number) => `${(ratio * 100).toFixed(0)}%`;
 
 log(`sparkless bench (${quick ? "quick" : "full"}) on Node ${process.versions.node}\n`);
 const hotCount = quick ? 100_000 : 1_000_000;
-log(`1. Hot path: ${fmt(hotCount)} realistic records of the default pipeline, one core, no I/O…`);
-const hotPath = benchHotPath(hotCount, quick ? 3 : 5);
-log(
-  `   ${hotPath.floor.label.padEnd(48)} ${fmt(hotPath.floor.eventsPerSec).padStart(11)} events/s (${fmt(hotPath.windowFloor.eventsPerSec)} beside the window loops)`,
-);
-for (const row of hotPath.rows) {
+const hotPath = e2eOnly ? undefined : benchHotPath(hotCount, quick ? 3 : 5);
+if (hotPath) {
+  log(`1. Hot path: ${fmt(hotCount)} realistic records of the default pipeline, one core, no I/O…`);
   log(
-    `   ${row.label.padEnd(48)} ${fmt(row.eventsPerSec).padStart(11)} events/s  ${pct(row.ratioToFloor).padStart(4)} of the floor`,
+    `   ${hotPath.floor.label.padEnd(48)} ${fmt(hotPath.floor.eventsPerSec).padStart(11)} events/s (${fmt(hotPath.windowFloor.eventsPerSec)} beside the window loops)`,
   );
+  for (const row of hotPath.rows) {
+    log(
+      `   ${row.label.padEnd(48)} ${fmt(row.eventsPerSec).padStart(11)} events/s  ${pct(row.ratioToFloor).padStart(4)} of the floor`,
+    );
+  }
 }
 
 const servers = await startServers({ profile: "bench", log: () => {} });
 const dynamodb = [];
 let e2e: EndToEndResult | undefined;
 try {
-  log("\n2. DynamoDB work per 1,000 events (window step, batches of 1,000, DynamoDB Local)…");
-  for (const distinctKeys of [10, 1_000, 100_000]) {
+  if (!e2eOnly)
+    log("\n2. DynamoDB work per 1,000 events (window step, batches of 1,000, DynamoDB Local)…");
+  for (const distinctKeys of e2eOnly ? [] : [10, 1_000, 100_000]) {
     log(`   ${fmt(distinctKeys)} distinct users…`);
     dynamodb.push(
       await benchDynamoDbCost(servers.dynamoDbEndpoint ?? "", {
@@ -63,14 +72,21 @@ try {
   }
   if (!values["no-e2e"]) {
     log("\n3./4. End to end: our pipeline and Spark on the same local broker…");
-    e2e = await benchEndToEnd({ servers, quick, log: (line) => log(`   ${line}`) });
+    e2e = await benchEndToEnd({
+      servers,
+      quick,
+      log: (line) => log(`   ${line}`),
+      profile: !values["no-profile"],
+    });
   }
 } finally {
   await stopServers("bench");
 }
 
-log("\nDynamoDB per 1,000 events (one repartition partition, 100 events/s of event time)");
-log("   users     design   calls   write units   read units   write units vs naive");
+if (!e2eOnly) {
+  log("\nDynamoDB per 1,000 events (one repartition partition, 100 events/s of event time)");
+  log("   users     design   calls   write units   read units   write units vs naive");
+}
 for (const d of dynamodb) {
   for (const [design, c] of [
     ["sparkless", d.ours],
@@ -83,7 +99,7 @@ for (const d of dynamodb) {
 }
 
 const atBatch1000 = (prefix: string) =>
-  hotPath.rows.find((r) => r.label.startsWith(prefix) && r.label.endsWith("1,000"));
+  hotPath?.rows.find((r) => r.label.startsWith(prefix) && r.label.endsWith("1,000"));
 const thousandUsers = dynamodb.find((d) => d.distinctKeys === 1_000);
 const cost = costPerMillionEvents({
   batchSize: 1_000,
@@ -96,11 +112,13 @@ const cost = costPerMillionEvents({
   mskBrokers: 2,
   mskVolumeGb: 100,
 });
-log(`\n5. Cost per million events (${cost.prices.region}, 1,000 users, batches of 1,000, 1 GB):`);
-log(
-  `   Lambda $${cost.lambdaUsdPerMillion.toFixed(4)} (parse ${fmt(cost.parseMsPerInvocation, 1)} ms + window ${fmt(cost.windowMsPerInvocation, 1)} ms per batch) · DynamoDB $${cost.dynamoDbUsdPerMillion.toFixed(4)} · total $${cost.totalUsdPerMillion.toFixed(4)}`,
-);
-log(`   MSK apart: $${fmt(cost.mskMonthlyUsd)} a month (2 × kafka.m7g.large, 100 GB each)`);
+if (!e2eOnly) {
+  log(`\n5. Cost per million events (${cost.prices.region}, 1,000 users, batches of 1,000, 1 GB):`);
+  log(
+    `   Lambda $${cost.lambdaUsdPerMillion.toFixed(4)} (parse ${fmt(cost.parseMsPerInvocation, 1)} ms + window ${fmt(cost.windowMsPerInvocation, 1)} ms per batch) · DynamoDB $${cost.dynamoDbUsdPerMillion.toFixed(4)} · total $${cost.totalUsdPerMillion.toFixed(4)}`,
+  );
+  log(`   MSK apart: $${fmt(cost.mskMonthlyUsd)} a month (2 × kafka.m7g.large, 100 GB each)`);
+}
 
 if (e2e) {
   log("\nEnd to end (same broker, same input, one after the other)");
@@ -144,29 +162,45 @@ if (e2e) {
     );
   }
   log(`   live windows vs Spark: ${describe(e2e.sameResults.latency)}`);
+  const ratio = e2e.sparkless.throughput.eventsPerSec / e2e.spark.throughput.eventsPerSec;
+  log(
+    `   backlog throughput ${ratio.toFixed(2)}× Spark's (target ≥ 1.5×); latency p50 ${e2e.sparkless.latency.p50Ms < e2e.spark.latency.p50Ms ? "below" : "NOT below"} Spark's, p99 ${e2e.sparkless.latency.p99Ms < e2e.spark.latency.p99Ms ? "below" : "NOT below"}`,
+  );
+  log(`   load average when the e2e part began and ended: ${e2e.loadAverage.join(" → ")}`);
+  log("\nWhere our backlog run's time went (per stage; stages of parallel invocations add up)");
+  for (const line of profileLines(e2e.sparkless.throughput)) log(`   ${line}`);
+  log("   Spark on the same backlog:");
+  for (const line of profileLines(e2e.spark.throughput)) log(`   ${line}`);
 }
 
 const panels: Panel[] = [
-  {
-    title: `Hot path, events/s on one core (${fmt(hotCount)} records)`,
-    format: (v) => fmt(v),
-    bars: [
-      { label: "floor: base64 + parse + stringify", value: hotPath.floor.eventsPerSec },
-      ...hotPath.rows.map((r) => ({ label: r.label, value: r.eventsPerSec, ours: true })),
-    ],
-  },
-  {
-    title: "DynamoDB write units per 1,000 events (batches of 1,000)",
-    format: (v) => fmt(v, 1),
-    bars: dynamodb.flatMap((d) => [
-      {
-        label: `${fmt(d.distinctKeys)} users, sparkless`,
-        value: d.ours.writeUnitsPer1000,
-        ours: true,
-      },
-      { label: `${fmt(d.distinctKeys)} users, write per event`, value: d.naive.writeUnitsPer1000 },
-    ]),
-  },
+  ...(hotPath
+    ? ([
+        {
+          title: `Hot path, events/s on one core (${fmt(hotCount)} records)`,
+          format: (v: number) => fmt(v),
+          bars: [
+            { label: "floor: base64 + parse + stringify", value: hotPath.floor.eventsPerSec },
+            ...hotPath.rows.map((r) => ({ label: r.label, value: r.eventsPerSec, ours: true })),
+          ],
+        },
+        {
+          title: "DynamoDB write units per 1,000 events (batches of 1,000)",
+          format: (v: number) => fmt(v, 1),
+          bars: dynamodb.flatMap((d) => [
+            {
+              label: `${fmt(d.distinctKeys)} users, sparkless`,
+              value: d.ours.writeUnitsPer1000,
+              ours: true,
+            },
+            {
+              label: `${fmt(d.distinctKeys)} users, write per event`,
+              value: d.naive.writeUnitsPer1000,
+            },
+          ]),
+        },
+      ] satisfies Panel[])
+    : []),
   ...(e2e
     ? [
         {

@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { mkdirSync } from "node:fs";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { repoRoot } from "../../../localstack/paths.ts";
 import type { Servers } from "../../../localstack/servers.ts";
@@ -51,6 +52,8 @@ export interface SystemFigures {
 
 export interface EndToEndResult {
   readonly quick: boolean;
+  /** The machine's 1-minute load average when the part began and when it ended (shared cores). */
+  readonly loadAverage: readonly [number, number];
   readonly workload: ReturnType<typeof settings>;
   readonly sparkless: SystemFigures & {
     /** Rows our pipeline routed to `<pipeline>.late` on the backlog (none expected). */
@@ -132,6 +135,7 @@ export async function benchSparklessBacklog(options: {
   log: (line: string) => void;
   profile?: boolean;
   cpuProf?: boolean;
+  batchSize?: number;
 }) {
   const { run, logDir, backlog } = await prepareBacklog(options);
   const ours = await measureThroughput({
@@ -145,6 +149,7 @@ export async function benchSparklessBacklog(options: {
         logDir,
         ...(options.profile ? { profile: true } : {}),
         ...(options.cpuProf ? { cpuProfDir: logDir } : {}),
+        ...(options.batchSize ? { batchSize: options.batchSize } : {}),
       }),
     output: `${run}-out-sparkless`,
   });
@@ -171,6 +176,7 @@ export async function benchEndToEnd(options: {
   profile?: boolean;
 }): Promise<EndToEndResult> {
   const { servers, quick, log, profile } = options;
+  const loadBefore = loadavg()[0] ?? Number.NaN;
   const workload = settings(quick);
   const install = await ensureSpark(log);
   const kafka = benchKafka(servers);
@@ -283,6 +289,10 @@ export async function benchEndToEnd(options: {
   };
   return {
     quick,
+    loadAverage: [loadBefore, loadavg()[0] ?? Number.NaN].map((n) => Math.round(n * 100) / 100) as [
+      number,
+      number,
+    ],
     workload,
     sparkless: {
       throughput: ours.figures,

@@ -1,7 +1,8 @@
 // `npx tsx test/bench/e2e/main.ts [--quick] [--profile]`: the end-to-end bench on servers of its
 // own (profile bench-e2e), printing the result as JSON on stdout; progress goes to stderr.
 // `--sparkless-backlog` runs only our pipeline on the backlog (no Spark, no live part), for
-// profiling between full runs; `--cpu-prof` then also writes a V8 CPU profile to its log folder.
+// profiling between full runs; `--cpu-prof` then also writes a V8 CPU profile to its log folder,
+// `--batch-size N` tries another batch size than the default pipeline's.
 import { parseArgs } from "node:util";
 import { startServers, stopServers } from "../../../localstack/servers.ts";
 import { benchEndToEnd, benchSparklessBacklog } from "./index.ts";
@@ -12,6 +13,7 @@ const { values } = parseArgs({
     profile: { type: "boolean", default: false },
     "sparkless-backlog": { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
+    "batch-size": { type: "string" },
   },
 });
 const log = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -24,7 +26,11 @@ try {
     profile: values.profile ?? false,
   };
   const result = values["sparkless-backlog"]
-    ? await benchSparklessBacklog({ ...options, cpuProf: values["cpu-prof"] ?? false })
+    ? await benchSparklessBacklog({
+        ...options,
+        cpuProf: values["cpu-prof"] ?? false,
+        ...(values["batch-size"] ? { batchSize: Number(values["batch-size"]) } : {}),
+      })
     : await benchEndToEnd(options);
   console.log(JSON.stringify(result, null, 2));
 } finally {

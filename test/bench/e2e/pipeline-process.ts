@@ -18,6 +18,8 @@ interface Settings {
   tableName: string;
   /** Repartition partitions, when not the default's (README: `partitions: 1` for a backfill). */
   partitions?: number;
+  /** Records per invocation, when not the default's (tuning runs only, never the bench's). */
+  batchSize?: number;
   /** Where to write the per-stage profile (JSON), when the bench asks for one. */
   profileFile?: string;
 }
@@ -30,6 +32,15 @@ const pipeline = definePipeline({
   source: { ...userSpending.definition.source, topics: [settings.input] },
   output: { topic: settings.output },
   ...(settings.partitions === undefined ? {} : { partitions: settings.partitions }),
+  ...(settings.batchSize === undefined
+    ? {}
+    : {
+        source: {
+          ...userSpending.definition.source,
+          topics: [settings.input],
+          batchSize: settings.batchSize,
+        },
+      }),
 });
 console.log(`STARTING ${Date.now()}`);
 const profile = settings.profileFile ? new StageProfile() : undefined;

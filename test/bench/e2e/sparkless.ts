@@ -18,6 +18,8 @@ export async function startSparkless(options: {
   /** Time every stage (`StageProfile`) and, with `cpuProfDir`, run under `node --cpu-prof`. */
   profile?: boolean;
   cpuProfDir?: string;
+  /** Records per invocation instead of the default's (tuning runs only). */
+  batchSize?: number;
 }): Promise<RunningSystem> {
   const { servers, name } = options;
   const settings = {
@@ -28,6 +30,7 @@ export async function startSparkless(options: {
     dynamoDbEndpoint: servers.dynamoDbEndpoint,
     tableName: `${name}-state`,
     partitions: options.partitions,
+    batchSize: options.batchSize,
     ...(options.profile ? { profileFile: join(options.logDir, `${name}.profile.json`) } : {}),
   };
   const logFile = join(options.logDir, `${name}.log`);
