@@ -2,8 +2,10 @@ import type { StageTotals } from "../../../localstack/esm/stage-profile.ts";
 import type { ThroughputFigures } from "./measure.ts";
 import type { StageSnapshot } from "./sparkless.ts";
 
-/** DynamoDB calls that only read; every other store call writes (conditionally). */
+/** DynamoDB calls that only read; every other store call writes (conditionally)… */
 const READS = new Set(["readPartition", "readProgress", "getShards"]);
+/** …except these, which make no call (an item's size, computed here): counted as CPU. */
+const LOCAL = new Set(["fits"]);
 
 /** One row of the profile: a stage, its cumulative time and its share of the run's wall time. */
 export interface ProfileRow {
@@ -29,6 +31,7 @@ export function profileRows(snapshot: StageSnapshot): ProfileRow[] {
     const dynamo = (reads: boolean) =>
       Object.entries(stages)
         .filter(([name]) => name.startsWith(`${mapping}.dynamodb.`))
+        .filter(([name]) => !LOCAL.has(name.split(".").pop() ?? ""))
         .filter(([name]) => READS.has(name.split(".").pop() ?? "") === reads)
         .reduce((sum, [, t]) => ({ ms: sum.ms + t.ms, calls: sum.calls + t.calls }), {
           ms: 0,
