@@ -8,6 +8,8 @@ import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../../infra/config.ts";
 import { SparklessStack, stackNameFor } from "../../infra/stacks/sparkless-stack.ts";
 import { cacheDir } from "../../localstack/paths.ts";
+import { definePipeline } from "../../shared/pipeline/pipeline.ts";
+import { userSpending } from "../../shared/pipelines/user-spending.ts";
 import { EXISTING, synth as synthTemplate, twoTopics } from "./template.ts";
 
 /** Synthesizes the stack with cdk-nag's AwsSolutions pack; a finding not acknowledged throws. */
@@ -112,6 +114,19 @@ describe("event-source mappings", () => {
       });
     }
     two.template.resourceCountIs("AWS::Lambda::EventSourceMapping", 3);
+  });
+
+  it("are the same for a session-window pipeline: sessions need nothing new in the stack", () => {
+    const sessions = definePipeline({
+      ...userSpending.definition,
+      name: "sessions",
+      window: { type: "session", gap: "5 minutes" },
+    });
+    const synthesized = synthTemplate("sessions", {}, sessions);
+    synthesized.template.resourceCountIs("AWS::Lambda::EventSourceMapping", 2);
+    synthesized.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      Topics: ["sessions.repartition"],
+    });
   });
 
   it("read an existing cluster by ARN without creating one", () => {
