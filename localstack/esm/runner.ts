@@ -35,6 +35,8 @@ interface PartitionQueue {
   readonly partition: number;
   waiting: Waiting[];
   inFlight: boolean;
+  /** The partition's commits, chained so that they reach the broker in order. */
+  committing: Promise<void>;
   /** Fetching is paused while `batchSize` records wait (kafkajs fetches on otherwise). */
   resume: (() => void) | undefined;
 }
@@ -305,11 +307,7 @@ export class EventSourceMappingRunner {
       stats.inFlight--;
       stats.maxAttempts = Math.max(stats.maxAttempts, attempt);
     }
-    if (profile)
-      await profile.within(config.name, () =>
-        profile.time("commit", () => this.complete(contributions, delivered)),
-      );
-    else await this.complete(contributions, delivered);
+    await this.complete(contributions, delivered);
     if (--this.invoking === 0) this.idleSinceMs = performance.now();
   }
 
@@ -338,11 +336,20 @@ export class EventSourceMappingRunner {
     }
   }
 
-  /** Commits what was delivered (in order per partition: none has a second batch in flight). */
+  /**
+   * Commits what was delivered and frees its partitions for their next batch. The commit runs
+   * behind that next batch, chained per partition so offsets reach the broker in order: a round
+   * trip to the group coordinator (tens of ms, queued behind fetches on the same connection)
+   * need not hold the partition. A crash before it lands redelivers the batch, as any crash
+   * between an invocation and its commit does.
+   */
   private async complete(contributions: readonly Contribution[], delivered: boolean) {
     for (const c of contributions) {
-      if (delivered) await this.commit(c);
       const { queue } = c;
+      if (delivered) {
+        queue.committing = queue.committing.then(() => this.commit(c));
+        this.track(queue.committing);
+      }
       queue.inFlight = false;
       if (queue.resume && queue.waiting.length < this.batchSize) {
         queue.resume();
@@ -356,6 +363,15 @@ export class EventSourceMappingRunner {
   private async commit(c: Contribution): Promise<void> {
     const { topic, partition } = c.queue;
     const offset = String(Number(c.lastOffset) + 1);
+    const startMs = performance.now();
+    try {
+      await this.commitUntilDone(c, topic, partition, offset);
+    } finally {
+      this.profile?.add(`${this.config.name}.commit`, performance.now() - startMs);
+    }
+  }
+
+  private async commitUntilDone(c: Contribution, topic: string, partition: number, offset: string) {
     for (let retry = 1; c.generation === this.generation; retry++) {
       try {
         await this.consumer?.commitOffsets([{ topic, partition, offset }]);
@@ -429,7 +445,14 @@ export class EventSourceMappingRunner {
     const key = `${topic}-${partition}`;
     let queue = this.queues.get(key);
     if (!queue) {
-      queue = { topic, partition, waiting: [], inFlight: false, resume: undefined };
+      queue = {
+        topic,
+        partition,
+        waiting: [],
+        inFlight: false,
+        committing: Promise.resolve(),
+        resume: undefined,
+      };
       this.queues.set(key, queue);
     }
     return queue;
@@ -454,7 +477,8 @@ export class EventSourceMappingRunner {
     this.abort.abort();
     clearTimeout(this.gathering?.timer);
     this.gathering = undefined;
-    await Promise.allSettled([...this.running]);
+    // Until none is left: an invocation finishing now chains its commit only then.
+    while (this.running.size > 0) await Promise.allSettled([...this.running]);
     await this.consumer?.disconnect();
   }
 }
