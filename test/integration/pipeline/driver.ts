@@ -208,7 +208,8 @@ export async function drivePipeline(
   }
 }
 
-function event(records: MskEventRecord[]): MskEvent {
+/** The event Lambda's Kafka mapping sends for these records, grouped by topic-partition. */
+export function event(records: MskEventRecord[]): MskEvent {
   const grouped: Record<string, MskEventRecord[]> = {};
   for (const r of records) {
     const key = `${r.topic}-${r.partition}`;

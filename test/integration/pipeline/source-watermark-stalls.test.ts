@@ -3,7 +3,6 @@ import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { Kafka, Message, TopicMessages } from "kafkajs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ReusableProducer } from "../../../shared/kafka/producer.ts";
-import type { MskEvent, MskEventRecord } from "../../../shared/msk/event.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
 import {
@@ -22,7 +21,7 @@ import {
   testKafka,
   uniqueName,
 } from "../helpers.ts";
-import { createPipelineTopics } from "./driver.ts";
+import { createPipelineTopics, event } from "./driver.ts";
 import { TopicTail } from "./topic-tail.ts";
 
 const MINUTE_MS = 60_000;
@@ -156,16 +155,6 @@ async function harness(sourceCount: number) {
       }
       return totals;
     },
-  };
-}
-
-function event(records: MskEventRecord[]): MskEvent {
-  const grouped: Record<string, MskEventRecord[]> = {};
-  for (const r of records) (grouped[`${r.topic}-${r.partition}`] ??= []).push(r);
-  return {
-    eventSource: "SelfManagedKafka",
-    bootstrapServers: kafkaConnection().brokers.join(","),
-    records: grouped,
   };
 }
 
