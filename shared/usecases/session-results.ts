@@ -28,9 +28,14 @@ import { EMITTED_RETENTION_MS, resultMessage } from "./results.ts";
  *   gets state also lists the next bin's end as open, so the next bin is closed (a tombstone if
  *   nothing came) and its closing emits the sessions that ended in this one;
  * - a late event's leaf is not closed before it is reported late (other events of its bin may
- *   still count): {@link alreadyApplied} only tells duplicates apart. Two invocations of one
- *   partition racing under different watermarks may then both see an event, one counting it and
- *   one reporting it late: the result is right, the late topic over-reports (as before fc3a4a1);
+ *   still count): {@link alreadyApplied} tells duplicates apart, and the late records are sent
+ *   before any state write of the batch. A bin holds late and on-time events, so an on-time
+ *   event written after a late one of the same source moves `applied` past it: a retry then
+ *   takes the late event for counted, and it must have gone out already (the session model check
+ *   lost such events when they were sent after the writes). Two invocations of one partition
+ *   racing under different watermarks may both see an event, one counting it and one reporting
+ *   it late: the result is right, the late topic over-reports (tumbling windows close the leaf
+ *   instead, `settleLateEvents`);
  * - emit: closing bin m also closes bin m-1, then {@link sessionResults} sends the sessions whose
  *   last run is in bin m-1 (bin m has no run continuing them), each read back through closed bins
  *   only, so every (re)send of a session is byte-identical (I3) and merging is exactly-once: a

@@ -335,12 +335,19 @@ async function applyPartition(
     pipeline.name,
     plan.late.flatMap(({ event, shards }) => shards.map((id) => ({ id, events: [event] }))),
   );
-  // Session bins: a late event's bin may still take other events, so it is not closed
-  // (session-results.ts says what that costs).
+  // Session bins: a late event's bin may still take other events, so it is not closed; its late
+  // events are sent before any state write instead (session-results.ts).
   const alreadyCounted =
     gapMs === undefined
       ? await settleLateEvents(store, pipeline.name, lateLeaves, deps.nowMs())
       : alreadyApplied(lateLeaves);
+  const sentEarly = new Set<RepartitionedEvent>();
+  if (gapMs !== undefined) {
+    for (const { event } of plan.late) if (!alreadyCounted.has(event)) sentEarly.add(event);
+    const messages = [...sentEarly].map((e) => lateMessage(pipeline, e, watermarkBeforeMs));
+    if (pipeline.late === "topic" && messages.length > 0)
+      await deps.send([{ topic: pipeline.topics.late, messages }]);
+  }
   const leaves = await resolveLeaves(store, pipeline.name, [...plan.shards.values()]);
   await deps.checkpoint?.("before-state");
 
@@ -374,7 +381,9 @@ async function applyPartition(
   return {
     updates: written.updates,
     openedEnds: pipeline.emit === "final" ? openedEnds : [],
-    late: late.map((e) => lateMessage(pipeline, e, watermarkBeforeMs)),
+    late: late
+      .filter((e) => !sentEarly.has(e))
+      .map((e) => lateMessage(pipeline, e, watermarkBeforeMs)),
     maxEventTimeMs: plan.maxEventTimeMs,
   };
 }
@@ -392,6 +401,7 @@ function lateMessage(
         [pipeline.groupKey]: event.groupKey,
         [pipeline.eventTime]: isoMs(event.eventTimeMs),
         ...event.row,
+        [pipeline.eventTime]: isoMs(event.eventTimeMs), // session pipelines carry it as ms
       },
       // NaN and ±Infinity as Spark's to_json writes them ("NaN"), not as JSON's null.
       (_, value) => (typeof value === "number" && !Number.isFinite(value) ? String(value) : value),
