@@ -136,6 +136,7 @@ export async function benchSparklessBacklog(options: {
   profile?: boolean;
   cpuProf?: boolean;
   batchSize?: number;
+  watermarkFrom?: "max" | "sources";
 }) {
   const { run, logDir, backlog } = await prepareBacklog(options);
   const ours = await measureThroughput({
@@ -150,6 +151,7 @@ export async function benchSparklessBacklog(options: {
         ...(options.profile ? { profile: true } : {}),
         ...(options.cpuProf ? { cpuProfDir: logDir } : {}),
         ...(options.batchSize ? { batchSize: options.batchSize } : {}),
+        ...(options.watermarkFrom ? { watermarkFrom: options.watermarkFrom } : {}),
       }),
     output: `${run}-out-sparkless`,
   });

@@ -2,7 +2,8 @@
 // own (profile bench-e2e), printing the result as JSON on stdout; progress goes to stderr.
 // `--sparkless-backlog` runs only our pipeline on the backlog (no Spark, no live part), for
 // profiling between full runs; `--cpu-prof` then also writes a V8 CPU profile to its log folder,
-// `--batch-size N` tries another batch size than the default pipeline's.
+// `--batch-size N` tries another batch size than the default pipeline's, `--watermark-from max`
+// Spark's watermark rule instead of the default.
 import { parseArgs } from "node:util";
 import { startServers, stopServers } from "../../../localstack/servers.ts";
 import { benchEndToEnd, benchSparklessBacklog } from "./index.ts";
@@ -14,6 +15,7 @@ const { values } = parseArgs({
     "sparkless-backlog": { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
     "batch-size": { type: "string" },
+    "watermark-from": { type: "string" },
   },
 });
 const log = (line: string) => console.error(`${new Date().toISOString().slice(11, 19)} ${line}`);
@@ -30,6 +32,7 @@ try {
         ...options,
         cpuProf: values["cpu-prof"] ?? false,
         ...(values["batch-size"] ? { batchSize: Number(values["batch-size"]) } : {}),
+        ...(values["watermark-from"] === "max" ? { watermarkFrom: "max" as const } : {}),
       })
     : await benchEndToEnd(options);
   console.log(JSON.stringify(result, null, 2));

@@ -20,6 +20,8 @@ interface Settings {
   partitions?: number;
   /** Records per invocation, when not the default's (tuning runs only, never the bench's). */
   batchSize?: number;
+  /** The watermark policy, when not the default's (tuning runs only). */
+  watermarkFrom?: "max" | "sources";
   /** Where to write the per-stage profile (JSON), when the bench asks for one. */
   profileFile?: string;
 }
@@ -32,6 +34,7 @@ const pipeline = definePipeline({
   source: { ...userSpending.definition.source, topics: [settings.input] },
   output: { topic: settings.output },
   ...(settings.partitions === undefined ? {} : { partitions: settings.partitions }),
+  ...(settings.watermarkFrom === undefined ? {} : { watermarkFrom: settings.watermarkFrom }),
   ...(settings.batchSize === undefined
     ? {}
     : {

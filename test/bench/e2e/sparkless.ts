@@ -20,6 +20,7 @@ export async function startSparkless(options: {
   cpuProfDir?: string;
   /** Records per invocation instead of the default's (tuning runs only). */
   batchSize?: number;
+  watermarkFrom?: "max" | "sources";
 }): Promise<RunningSystem> {
   const { servers, name } = options;
   const settings = {
@@ -31,6 +32,7 @@ export async function startSparkless(options: {
     tableName: `${name}-state`,
     partitions: options.partitions,
     batchSize: options.batchSize,
+    watermarkFrom: options.watermarkFrom,
     ...(options.profile ? { profileFile: join(options.logDir, `${name}.profile.json`) } : {}),
   };
   const logFile = join(options.logDir, `${name}.log`);
