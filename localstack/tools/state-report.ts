@@ -2,6 +2,7 @@ import { sparkKeyText } from "../../shared/codec/spark-json.ts";
 import { sparkTimestampMs } from "../../shared/codec/timestamps.ts";
 import { type AggState, aggregatorFor } from "../../shared/engine/aggregations.ts";
 import { bucketOf } from "../../shared/engine/buckets.ts";
+import { runOf } from "../../shared/engine/sessions.ts";
 import { isDue } from "../../shared/engine/watermark.ts";
 import type { FieldType } from "../../shared/pipeline/definition.ts";
 import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
@@ -119,12 +120,15 @@ export async function readStateReport(
   for (const { id, shard } of await readLeaves(store, pipeline.name, roots, groupKey)) {
     for (const [key, state] of shard.entries) {
       if (groupKey !== undefined && key !== groupKey) continue;
+      // A session bin holds the key's run (first and last event time, aggregates): shown as the
+      // part of a session it is so far, [first, last + gap).
+      const run = pipeline.sessionGapMs === undefined ? undefined : runOf(state);
       all.push({
         groupKey: keyText(key),
         partition: id.partition,
-        startMs: id.startMs,
-        endMs: id.endMs,
-        values: aggregator.result(state as AggState),
+        startMs: run ? run.minMs : id.startMs,
+        endMs: run ? run.maxMs + (pipeline.sessionGapMs ?? 0) : id.endMs,
+        values: aggregator.result((run ? run.state : state) as AggState),
         due: isDue(id.endMs, watermarkMs),
         closed: shard.closedAtMs !== undefined,
       });

@@ -123,3 +123,47 @@ describe("keyInState: the key a user types, as state holds it", () => {
     expect(report.keys.map((k) => k.groupKey)).toEqual(["1.0E7"]);
   });
 });
+
+// A session bin holds a key's run (first and last event time, then the aggregates), not plain
+// aggregates: the tool shows it as the session so far, [first event, last event + gap).
+describe("readStateReport on a session pipeline", () => {
+  it("shows a bin's run as the part of a session it holds, with its aggregates", async () => {
+    // Prepare: alice's run in the bin of 12:00–12:05 (its shard spans two gaps, to 12:10).
+    const sessions = definePipeline({
+      ...pipeline.definition,
+      window: { type: "session", gap: "5 minutes" },
+    });
+    const id = {
+      partition: 0,
+      bucket: bucketOf("alice", 2),
+      startMs: at("12:00"),
+      endMs: at("12:10"),
+    };
+    const run = [at("12:01"), at("12:03"), [7]];
+    const sessionStore = {
+      readProgress: async (): Promise<PipelineProgress> => ({
+        ...progress,
+        partitions: [
+          { partition: 0, maxEventTimeMs: at("12:03"), updatedAtMs: 0, openEndsMs: [id.endMs] },
+        ],
+      }),
+      getShards: async (_: string, ids: readonly ShardId[]) =>
+        new Map(
+          ids
+            .filter((i) => shardKey(i) === shardKey(id))
+            .map((i) => [
+              shardKey(i),
+              { ...i, entries: new Map([["alice", run]]), applied: {}, version: 1 },
+            ]),
+        ),
+    };
+
+    // Act
+    const report = await readStateReport(sessionStore, sessions, { groupKey: "alice", top: 10 });
+
+    // Assess
+    expect(report.keys).toMatchObject([
+      { groupKey: "alice", startMs: at("12:01"), endMs: at("12:08"), values: { total_spent: 7 } },
+    ]);
+  });
+});
