@@ -1,4 +1,3 @@
-import { sparkKeyText } from "../../shared/codec/spark-json.ts";
 import { sparkTimestampMs } from "../../shared/codec/timestamps.ts";
 import { type AggState, aggregatorFor } from "../../shared/engine/aggregations.ts";
 import { bucketOf } from "../../shared/engine/buckets.ts";
@@ -92,7 +91,6 @@ export async function readStateReport(
     });
   const type = pipeline.fields.find((f) => f.name === pipeline.groupKey)?.type;
   const groupKey = query.groupKey === undefined ? undefined : keyInState(query.groupKey, type);
-  const keyText = sparkKeyText(type);
   // The state is laid out by the layout it was written with, whatever the definition says now.
   const stateBuckets = progress.layout?.stateBuckets ?? pipeline.stateBuckets;
   const layoutMismatch =
@@ -124,7 +122,7 @@ export async function readStateReport(
       // part of a session it is so far, [first, last + gap).
       const run = pipeline.sessionGapMs === undefined ? undefined : runOf(state);
       all.push({
-        groupKey: keyText(key),
+        groupKey: pipeline.groupKeyText(key),
         partition: id.partition,
         startMs: run ? run.minMs : id.startMs,
         endMs: run ? run.maxMs + (pipeline.sessionGapMs ?? 0) : id.endMs,
