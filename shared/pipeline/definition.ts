@@ -132,11 +132,13 @@ export interface PipelineDefinition {
   /** Partitions of the repartition topic (the parallelism of the window function). @default 4 */
   readonly partitions?: number;
   /**
-   * DynamoDB items per repartition partition and window: group keys are hashed into this many
-   * items, so a batch costs about one write per bucket it touches instead of one per key. Fewer
-   * buckets, fewer writes; but an item holds at most 400 KB (roughly 15,000 ten-character keys
-   * with one sum each), so raise it for more keys per partition and window. Like Spark's shuffle
-   * partitions it is part of the state's layout: change it only on a drained pipeline. @default 8
+   * DynamoDB items a window starts with per repartition partition: group keys are hashed into
+   * this many items, so a batch costs one write per item it touches, not one per key. An item
+   * that would outgrow DynamoDB's 400 KB splits in two by itself, so one is enough for any key
+   * count; more only help when windows hold tens of thousands of keys per partition (fewer read
+   * rounds down split items, smaller rewrites). Like Spark's shuffle partitions it is part of the
+   * state's layout: change it only on a drained pipeline. @default 1 (8 before 0.2: state
+   * written then needs `stateBuckets: 8`)
    */
   readonly stateBuckets?: number;
 }

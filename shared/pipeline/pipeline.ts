@@ -273,7 +273,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
   const partitions = definition.partitions ?? 4;
   if (!Number.isInteger(partitions) || partitions < 1 || partitions > 1000)
     fail("partitions", "must be an integer from 1 to 1000");
-  const stateBuckets = definition.stateBuckets ?? 8;
+  const stateBuckets = definition.stateBuckets ?? 1;
   if (!Number.isInteger(stateBuckets) || stateBuckets < 1 || stateBuckets > 4096)
     fail("stateBuckets", "must be an integer from 1 to 4096");
 

@@ -52,7 +52,7 @@ describe("a pattern source in the stack", () => {
     const env = fn?.[1].Properties?.Environment as { Variables: { MAPPING_SETTINGS: unknown } };
     const raw = env.Variables.MAPPING_SETTINGS;
     const text = JSON.stringify(raw);
-    expect(text).toContain('\\"BatchSize\\":2000');
+    expect(text).toContain('\\"BatchSize\\":10000');
     expect(text).toContain('\\"StartingPosition\\":\\"TRIM_HORIZON\\"');
     expect(text).toContain("SASL_SCRAM_512_AUTH");
     expect(text).not.toMatch(/DestinationConfig|MaximumRetryAttempts|MaximumRecordAge/);

@@ -75,7 +75,7 @@ describe("event-source mappings", () => {
       SourceAccessConfigurations: [
         { Type: "SASL_SCRAM_512_AUTH", URI: { Ref: Match.stringLikeRegexp("^KafkaScramSecret") } },
       ],
-      BatchSize: 2000,
+      BatchSize: 10000,
       StartingPosition: "TRIM_HORIZON",
       MaximumBatchingWindowInSeconds: Match.absent(),
       MetricsConfig: Match.absent(),

@@ -81,15 +81,19 @@ describe("Spark's worked watermark example", () => {
     const updates = run.values("counts");
     expect(updates).toContain(row("12:05", "12:15", "dog", 3));
     expect(updates).toContain(row("12:00", "12:10", "cat", 1));
-    // Trigger 1 emitted dog and owl in two windows each; trigger 2 dog in two.
-    expect(updates.slice(0, 6)).toEqual([
-      row("12:00", "12:10", "dog", 1),
-      row("12:05", "12:15", "dog", 1),
-      row("12:00", "12:10", "owl", 1),
-      row("12:05", "12:15", "owl", 1),
-      row("12:05", "12:15", "dog", 2),
-      row("12:10", "12:20", "dog", 1),
-    ]);
+    // Trigger 1 emitted dog and owl in two windows each; trigger 2 dog in two (in any order
+    // within a trigger, as Spark's update mode does).
+    expect(updates.slice(0, 4).sort()).toEqual(
+      [
+        row("12:00", "12:10", "dog", 1),
+        row("12:05", "12:15", "dog", 1),
+        row("12:00", "12:10", "owl", 1),
+        row("12:05", "12:15", "owl", 1),
+      ].sort(),
+    );
+    expect(updates.slice(4, 6).sort()).toEqual(
+      [row("12:05", "12:15", "dog", 2), row("12:10", "12:20", "dog", 1)].sort(),
+    );
   });
 
   it("5-minute tumbling: a row behind the watermark whose window is open is counted", async () => {
