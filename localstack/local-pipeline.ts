@@ -201,7 +201,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         topics: [pipeline.topics.repartition],
         consumerGroupId: `${groupPrefix}-window`,
         batchSize: pipeline.batchSize,
-        maximumBatchingWindowMs: pipeline.maxBatchingWindowMs,
+        maximumBatchingWindowMs: pipeline.repartitionBatchingWindowMs,
         startingPosition: "TRIM_HORIZON",
         ...mappingSettings,
         handler: counted(async (event) => {

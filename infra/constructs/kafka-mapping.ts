@@ -17,6 +17,8 @@ export interface KafkaMappingProps {
   readonly batchSize?: number;
   /** 500 ms (Lambda's default) or whole seconds up to 300. @default 500 ms */
   readonly maxBatchingWindowMs?: number;
+  /** The definition's field that set it, for the error message. @default "source.maxBatchingWindow" */
+  readonly batchingWindowSetting?: string;
   /** @default "LATEST" */
   readonly startingPosition?: MappingStartingPosition;
   /** A Lambda event-filtering pattern on the record value; records not matching cost nothing. */
@@ -64,7 +66,10 @@ export class KafkaMapping extends Construct {
           }
         : {}),
       batchSize: props.batchSize ?? 100,
-      ...batchingWindow(props.maxBatchingWindowMs ?? DEFAULT_BATCHING_WINDOW_MS),
+      ...batchingWindow(
+        props.maxBatchingWindowMs ?? DEFAULT_BATCHING_WINDOW_MS,
+        props.batchingWindowSetting ?? "source.maxBatchingWindow",
+      ),
       startingPosition: typeof position === "string" ? position : "AT_TIMESTAMP",
       ...(typeof position === "object"
         ? { startingPositionTimestamp: Math.floor(position.timestampMs / 1000) }
@@ -108,11 +113,11 @@ export class KafkaMapping extends Construct {
  * whole seconds only, and 500 ms cannot come back), whole seconds otherwise.
  * https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
  */
-function batchingWindow(ms: number): { maximumBatchingWindowInSeconds?: number } {
+function batchingWindow(ms: number, setting: string): { maximumBatchingWindowInSeconds?: number } {
   if (ms === DEFAULT_BATCHING_WINDOW_MS) return {};
   if (!Number.isInteger(ms / 1000) || ms < 0 || ms > 300_000) {
     throw new ConfigError(
-      `source.maxBatchingWindow: ${ms} ms cannot be set on a Lambda Kafka mapping, which takes 500 ms (its default) or whole seconds from 0 to 300`,
+      `${setting}: ${ms} ms cannot be set on a Lambda Kafka mapping, which takes 500 ms (its default) or whole seconds from 0 to 300`,
     );
   }
   return { maximumBatchingWindowInSeconds: ms / 1000 };

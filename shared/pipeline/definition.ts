@@ -81,7 +81,12 @@ export interface PipelineDefinition {
     readonly startingPosition?: StartingPosition;
     /** Records per invocation. @default 100 */
     readonly batchSize?: number;
-    /** How long the mapping gathers records before invoking. @default "500 ms" */
+    /**
+     * How long the parse function's mapping gathers source records before invoking: `0` invokes
+     * as soon as records arrive (lowest latency; at most one invocation in flight per source
+     * partition, each costs a Lambda request), on AWS otherwise 500 ms or whole seconds up to
+     * 300. @default "500 ms" (Lambda's default for Kafka)
+     */
     readonly maxBatchingWindow?: Duration;
   };
   /** The JSON value's schema, e.g. `{ user: "string", amount: "double", event_time: "timestamp" }`. */
@@ -141,4 +146,10 @@ export interface PipelineDefinition {
    * written then needs `stateBuckets: 8`)
    */
   readonly stateBuckets?: number;
+  /**
+   * How long the window function's mapping gathers repartition records before invoking. Each
+   * invocation costs DynamoDB writes for every window it touches, so this sets the state's cost
+   * on live traffic more than anything else. @default `source.maxBatchingWindow`
+   */
+  readonly repartitionBatchingWindow?: Duration;
 }

@@ -43,7 +43,10 @@ export interface Pipeline {
   readonly topics: PipelineTopics;
   readonly startingPosition: StartingPosition;
   readonly batchSize: number;
+  /** The parse function's mapping (source topics). */
   readonly maxBatchingWindowMs: number;
+  /** The window function's mapping (repartition topic). */
+  readonly repartitionBatchingWindowMs: number;
   readonly fields: readonly Field[];
   readonly filter: FilterFn | undefined;
   /** Set when the filter is declarative (then it can also run as Lambda event filtering). */
@@ -97,6 +100,7 @@ const KNOWN_FIELDS = new Set<string>([
   "output",
   "partitions",
   "stateBuckets",
+  "repartitionBatchingWindow",
 ]);
 const KNOWN_SOURCE_FIELDS = new Set([
   "topics",
@@ -159,6 +163,13 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
   );
   if (maxBatchingWindowMs < 0 || maxBatchingWindowMs > 300_000) {
     fail("source.maxBatchingWindow", "must be between 0 and 300 seconds (Lambda's limit)");
+  }
+  const repartitionBatchingWindowMs = durationMs(
+    definition.repartitionBatchingWindow ?? maxBatchingWindowMs,
+    `pipeline '${name}': repartitionBatchingWindow`,
+  );
+  if (repartitionBatchingWindowMs < 0 || repartitionBatchingWindowMs > 300_000) {
+    fail("repartitionBatchingWindow", "must be between 0 and 300 seconds (Lambda's limit)");
   }
 
   const fields: Field[] = Object.entries(definition.schema ?? fail("schema", "required")).map(
@@ -313,6 +324,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     startingPosition: source.startingPosition ?? "latest",
     batchSize,
     maxBatchingWindowMs,
+    repartitionBatchingWindowMs,
     fields,
     filter,
     declarativeFilter,

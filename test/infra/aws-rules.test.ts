@@ -322,21 +322,36 @@ describe("event-source mapping properties", () => {
   // default batching window is 500 ms. Note that because you can only change
   // MaximumBatchingWindowInSeconds in increments of seconds, you cannot revert back to the 500 ms
   // default batching window after you have changed it."
-  it("leave the batching window unset for 500 ms, and refuse windows seconds cannot express", () => {
+  // The same page: "You can configure MaximumBatchingWindowInSeconds to any value from 0 seconds
+  // to 300 seconds in increments of seconds."
+  it("leave the batching window unset for 500 ms, set 0 and whole seconds, refuse the rest", () => {
+    const isWindowMapping = (m: CfnResource) =>
+      prop<string[]>(m, "Topics")[0]?.endsWith(".repartition") ?? false;
+    // The default pipeline: parsing invokes at once (0 s), the window function keeps 500 ms.
     for (const { name, json } of all)
       for (const [id, m] of mappingsOf(json))
-        expect(prop(m, "MaximumBatchingWindowInSeconds"), `${name}: ${id}`).toBeUndefined();
-    const withWindow = (maxBatchingWindow: string) =>
+        expect(prop(m, "MaximumBatchingWindowInSeconds"), `${name}: ${id}`).toBe(
+          isWindowMapping(m) ? undefined : 0,
+        );
+    const withWindows = (maxBatchingWindow: string, repartitionBatchingWindow?: string) =>
       definePipeline({
         ...userSpending.definition,
         source: { ...userSpending.definition.source, maxBatchingWindow },
+        repartitionBatchingWindow,
       });
-    const twoSeconds = synth("2 s window", {}, withWindow("2 seconds"));
+    // Unset, the window function's batching window is the source's.
+    const twoSeconds = synth("2 s window", {}, withWindows("2 seconds"));
     for (const [, m] of mappingsOf(twoSeconds.json))
       expect(prop(m, "MaximumBatchingWindowInSeconds")).toBe(2);
-    expect(() => new SparklessStack(new App(), "Bad", { pipeline: withWindow("1500 ms") })).toThrow(
-      /source.maxBatchingWindow.*whole seconds/,
-    );
+    const split = synth("0 s and 3 s windows", {}, withWindows("0 s", "3 s"));
+    for (const [, m] of mappingsOf(split.json))
+      expect(prop(m, "MaximumBatchingWindowInSeconds")).toBe(isWindowMapping(m) ? 3 : 0);
+    expect(
+      () => new SparklessStack(new App(), "Bad", { pipeline: withWindows("1500 ms") }),
+    ).toThrow(/source.maxBatchingWindow.*whole seconds/);
+    expect(
+      () => new SparklessStack(new App(), "Bad2", { pipeline: withWindows("1 s", "250 ms") }),
+    ).toThrow(/repartitionBatchingWindow: 250 ms.*whole seconds/);
   });
 });
 

@@ -77,13 +77,14 @@ describe("event-source mappings", () => {
       ],
       BatchSize: 10000,
       StartingPosition: "TRIM_HORIZON",
-      MaximumBatchingWindowInSeconds: Match.absent(),
+      MaximumBatchingWindowInSeconds: 0,
       MetricsConfig: Match.absent(),
       DestinationConfig: Match.absent(),
     });
     fresh.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       Topics: ["user-spending.repartition"],
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: "sparkless-user-spending-window" },
+      MaximumBatchingWindowInSeconds: Match.absent(), // Lambda's 500 ms
     });
   });
 

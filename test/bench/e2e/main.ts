@@ -3,16 +3,18 @@
 // `--sparkless-backlog` runs only our pipeline on the backlog (no Spark, no live part), for
 // profiling between full runs; `--cpu-prof` then also writes a V8 CPU profile to its log folder,
 // `--batch-size N` tries another batch size than the default pipeline's, `--watermark-from max`
-// Spark's watermark rule instead of the default.
+// Spark's watermark rule instead of the default. `--sparkless-live` measures only our latency on
+// the live sequence.
 import { parseArgs } from "node:util";
 import { startServers, stopServers } from "../../../localstack/servers.ts";
-import { benchEndToEnd, benchSparklessBacklog } from "./index.ts";
+import { benchEndToEnd, benchSparklessBacklog, benchSparklessLive } from "./index.ts";
 
 const { values } = parseArgs({
   options: {
     quick: { type: "boolean", default: false },
     profile: { type: "boolean", default: false },
     "sparkless-backlog": { type: "boolean", default: false },
+    "sparkless-live": { type: "boolean", default: false },
     "cpu-prof": { type: "boolean", default: false },
     "batch-size": { type: "string" },
     "watermark-from": { type: "string" },
@@ -34,7 +36,9 @@ try {
         ...(values["batch-size"] ? { batchSize: Number(values["batch-size"]) } : {}),
         ...(values["watermark-from"] === "max" ? { watermarkFrom: "max" as const } : {}),
       })
-    : await benchEndToEnd(options);
+    : values["sparkless-live"]
+      ? await benchSparklessLive(options) // `--profile` adds invocation counts
+      : await benchEndToEnd(options);
   console.log(JSON.stringify(result, null, 2));
 } finally {
   await stopServers("bench-e2e");

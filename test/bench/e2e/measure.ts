@@ -241,6 +241,8 @@ export async function measureLatency(options: {
   timeoutMs: number;
 }): Promise<{
   figures: LatencyFigures;
+  /** Our per-stage profile (invocation counts), when the run kept one. */
+  profile?: unknown;
   results: Map<string, number>;
   values: Map<string, string>;
 }> {
@@ -282,6 +284,7 @@ export async function measureLatency(options: {
       startupMs: run.system.startedMs - run.system.spawnedMs,
       peakMemoryMb: run.peakMemoryMb,
     },
+    ...(run.profile === undefined ? {} : { profile: run.profile }),
     results: run.results.totals(),
     values: run.results.values(),
   };

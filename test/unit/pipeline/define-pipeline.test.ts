@@ -26,6 +26,26 @@ describe("definePipeline", () => {
     expect(userSpending.declarativeFilter).toEqual({ notNull: ["user"] });
   });
 
+  it("gives each mapping its batching window: the window function's defaults to the source's", () => {
+    // The default pipeline parses at once and gathers 500 ms before writing state.
+    expect(userSpending).toMatchObject({
+      maxBatchingWindowMs: 0,
+      repartitionBatchingWindowMs: 500,
+    });
+    const source = { topics: ["t"], maxBatchingWindow: "2 s" };
+    const inherited = definePipeline({
+      ...variant({ source }),
+      repartitionBatchingWindow: undefined,
+    });
+    expect(inherited).toMatchObject({
+      maxBatchingWindowMs: 2_000,
+      repartitionBatchingWindowMs: 2_000,
+    });
+    expect(() => definePipeline(variant({ repartitionBatchingWindow: "6 minutes" }))).toThrow(
+      "repartitionBatchingWindow: must be between 0 and 300 seconds",
+    );
+  });
+
   it.each([
     ["an unknown field", { windw: {} }, "pipeline 'user-spending': windw: unknown field"],
     [
