@@ -19,6 +19,7 @@ import { keys } from "./keys.ts";
 import { STATE_TABLE } from "./table.ts";
 import {
   emptyStats,
+  maxEventTimeOf,
   type OpenedEnds,
   type PartitionProgress,
   type PipelineProgress,
@@ -471,7 +472,7 @@ function progressOf(item: Record<string, unknown>): PartitionProgress | undefine
   }
   return {
     partition: item.partition,
-    maxEventTimeMs: item.maxEventTimeMs as number | undefined,
+    maxEventTimeMs: maxEventTimeOf(item.maxEventTimeMs as number | undefined, sources),
     updatedAtMs: (item.updatedAtMs as number | undefined) ?? 0,
     openEndsMs: [...((item.openEnds as Set<number> | undefined) ?? [])].sort((a, b) => a - b),
     ...(typeof item.wm === "number" ? { watermarkMs: item.wm } : {}),

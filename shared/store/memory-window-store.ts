@@ -1,6 +1,7 @@
 import type { SourceProgress } from "../engine/source-watermark.ts";
 import {
   emptyStats,
+  maxEventTimeOf,
   type OpenedEnds,
   type PipelineProgress,
   requireOpened,
@@ -219,7 +220,7 @@ export class MemoryWindowStore implements WindowStore {
       .sort(([a], [b]) => a - b)
       .map(([partition, p]: [number, MemoryProgress]) => ({
         partition,
-        maxEventTimeMs: p.maxEventTimeMs,
+        maxEventTimeMs: maxEventTimeOf(p.maxEventTimeMs, p.sources),
         updatedAtMs: p.updatedAtMs,
         openEndsMs: [...p.openEnds].sort((a, b) => a - b),
         ...(p.watermarkMs === undefined ? {} : { watermarkMs: p.watermarkMs }),

@@ -95,7 +95,10 @@ export interface PartitionProgress {
   readonly sources?: readonly SourceProgress[];
   /** Wall clock of the partition's first recorded sources. */
   readonly sinceMs?: number;
-  /** Undefined while the partition opened windows but recorded no batch yet. */
+  /**
+   * Undefined while the partition opened windows but recorded no batch yet. With `sources`, the
+   * newest its sources reached ({@link maxEventTimeOf}): their record is its progress write.
+   */
   readonly maxEventTimeMs: number | undefined;
   /** Wall-clock time of the partition's last batch (epoch ms), for idle close. */
   readonly updatedAtMs: number;
@@ -212,6 +215,19 @@ export interface WindowStore {
     expiresAtMs: number,
   ): Promise<boolean>;
   readonly stats: StoreStats;
+}
+
+/**
+ * A partition's newest event time as both stores report it: the one `recordProgress` wrote
+ * (`max`) or the newest of its sources (`sources`), whichever is later.
+ */
+export function maxEventTimeOf(
+  recordedMs: number | undefined,
+  sources: readonly SourceProgress[] | undefined,
+): number | undefined {
+  let newest = recordedMs;
+  for (const s of sources ?? []) newest = Math.max(newest ?? s.maxEventTimeMs, s.maxEventTimeMs);
+  return newest;
 }
 
 /** The map key of a shard id in results of {@link WindowStore.getShards}. */

@@ -207,7 +207,9 @@ async function sharedMaxWatermark(deps: WindowDeps): Promise<WatermarkSteps> {
       watermarkMs: watermarkBeforeMs,
       openEndsMs: progress.partitions.find((p) => p.partition === partition)?.openEndsMs ?? [],
     }),
-    after: async (_partition, _events, _markers, maxEventTimeMs) => {
+    after: async (partition, _events, _markers, maxEventTimeMs) => {
+      if (maxEventTimeMs !== undefined)
+        await store.recordProgress(pipeline.name, partition, maxEventTimeMs);
       const watermarkMs = advanceWatermark(
         watermarkBeforeMs,
         maxOf([seenMaxMs, maxEventTimeMs]),
@@ -228,7 +230,8 @@ const layoutChecked = new WeakMap<WindowStore, Set<string>>();
  * `watermarkFrom: "sources"` (issue 14): each repartition partition keeps its own watermark, the
  * minimum over source partitions of their max event time (from its events and the parse step's
  * progress markers) minus the delay, idle sources left out (`engine/source-watermark.ts`). An
- * invocation reads and writes only its own partition's progress item.
+ * invocation reads and writes only its own partition's progress item, in one write: its newest
+ * event time is read from its sources' (`maxEventTimeOf`), so no `recordProgress` is needed.
  */
 async function sourcesWatermark(deps: WindowDeps): Promise<WatermarkSteps> {
   const { pipeline, store } = deps;
@@ -307,7 +310,7 @@ interface PartitionOutcome {
   readonly maxEventTimeMs: number | undefined;
 }
 
-/** The plan, open, write and progress steps for one repartition partition's events. */
+/** The plan, open and write steps for one repartition partition's events (progress: `after`). */
 async function applyPartition(
   deps: WindowDeps,
   aggregator: Aggregator,
@@ -376,8 +379,6 @@ async function applyPartition(
   counts.late += late.length;
   counts.duplicates += events.length - written.counted.size - late.length;
 
-  // progress
-  await store.recordProgress(pipeline.name, partition, plan.maxEventTimeMs);
   return {
     updates: written.updates,
     openedEnds: pipeline.emit === "final" ? openedEnds : [],

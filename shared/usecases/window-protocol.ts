@@ -28,7 +28,7 @@ import { endsToClose, sessionResults } from "./session-results.ts";
  * | plan | (pure, `engine/batch.ts`), then `closeShard` per late event's leaf ({@link settleLateEvents}) | version read, not closed | an event is late iff all its windows end ≤ W, unless a shard already applied it (a duplicate); its leaf is closed before it is reported late, so an invocation racing under an older W cannot count it too |
  * | open | `openWindows` | none (set add) | **I1** every end P is about to write is listed as open: state is never written for an unlisted end (the returned token is required by every write) |
  * | write | `putShard` / `splitShard` per leaf | version read, shard open ({@link writeLeaves}) | **I2** a shard's `applied[source] = o` means every event of that source ≤ o routed to its key range is in its entries exactly once |
- * | progress | `recordProgress`, `advanceWatermark` | never lower | **I5** progress and W only move forward |
+ * | progress | `recordProgress`, `advanceWatermark` (`max`) or `recordSources` (`sources`) | never lower | **I5** progress and W only move forward |
  * | emit | `closeShard` per leaf, produce, `closeEnds` ({@link emitDueWindows}) | version read, not closed | **I3** a closed shard never changes, so every (re)send of its results is byte-identical; **I4** an end is forgotten only after all its leaves are closed and the broker acknowledged their results |
  *
  * A crash between any two calls leaves a state the retry (or the flush) finishes: before `open`

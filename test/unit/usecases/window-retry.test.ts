@@ -18,12 +18,12 @@ const record = (offset: number, user: string, eventTimeMs: number) =>
     sourceOffset: offset,
   });
 
-/** Fails the first progress write, after every shard of the batch was written. */
+/** Fails the first progress write (`recordSources`, the default), after every shard of the batch was written. */
 class CrashBeforeProgress extends MemoryWindowStore {
   crashes = 1;
-  override async recordProgress(...args: Parameters<MemoryWindowStore["recordProgress"]>) {
+  override async recordSources(...args: Parameters<MemoryWindowStore["recordSources"]>) {
     if (this.crashes-- > 0) throw new Error("invocation timed out");
-    return super.recordProgress(...args);
+    return super.recordSources(...args);
   }
 }
 
