@@ -65,7 +65,7 @@ export interface EndToEndResult {
   readonly sparkless: SystemFigures & {
     /** Rows our pipeline routed to `<pipeline>.late` on the backlog, all rounds (none expected). */
     readonly lateRowsOnBacklog: number;
-    /** Whether every round after the first also gave exactly the expected windows. */
+    /** Whether every round gave exactly the expected windows. */
     readonly everyRoundEqualExpected: boolean;
     /** Events/s of the unmeasured warm-up run (DynamoDB Local's JIT, see `warmUpDynamoDb`). */
     readonly warmUpEventsPerSec: number;
@@ -100,20 +100,24 @@ export interface EndToEndResult {
   };
 }
 
-/** A fresh run name, its log folder, and the backlog produced to a topic of its own. */
-async function prepareBacklog(options: {
-  servers: Servers;
-  quick: boolean;
-  log: (line: string) => void;
-}) {
-  const { servers, log } = options;
-  const workload = settings(options.quick);
-  const kafka = benchKafka(servers);
+/** A fresh run name and its log folder. */
+function newRun(): { run: string; logDir: string } {
   const run = `e2e-${randomBytes(4).toString("hex")}`;
   const logDir = join(repoRoot, ".cache", "bench", "e2e-logs", run);
   mkdirSync(logDir, { recursive: true });
-  log(`End-to-end bench ${run}; process logs in ${logDir}`);
-  // Throughput: the same backlog for both, each from the earliest offset.
+  return { run, logDir };
+}
+
+/** The throughput workload's events (quick or full), produced to `input`, with Spark's results. */
+async function produceBacklog(options: {
+  servers: Servers;
+  quick: boolean;
+  log: (line: string) => void;
+  input: string;
+}) {
+  const { servers, input } = options;
+  const workload = settings(options.quick);
+  const kafka = benchKafka(servers);
   const clock: EventClock = {
     ...workload.throughput.clock,
     users: workload.users,
@@ -121,18 +125,22 @@ async function prepareBacklog(options: {
   };
   const events = Array.from({ length: workload.throughput.events }, (_, i) => benchEvent(i, clock));
   const expected = expectedResults(events);
-  const input = `${run}-backlog`;
   await createTopics(kafka, [{ topic: input, partitions: workload.partitions }]);
-  log(`Producing ${events.length} events (${expected.size} windows to close) to ${input}…`);
+  options.log(`Producing ${events.length} events (${expected.size} windows to close) to ${input}…`);
   await produceAll(kafka, input, events);
-  const backlog = {
-    kafka,
-    servers,
-    input,
-    events,
-    expected,
-    timeoutMs: workload.throughput.timeoutMs,
-  };
+  return { kafka, servers, input, events, expected, timeoutMs: workload.throughput.timeoutMs };
+}
+
+/** A fresh run name, its log folder, and the backlog produced to a topic of its own. */
+async function prepareBacklog(options: {
+  servers: Servers;
+  quick: boolean;
+  log: (line: string) => void;
+}) {
+  const { run, logDir } = newRun();
+  options.log(`End-to-end bench ${run}; process logs in ${logDir}`);
+  // Throughput: the same backlog for both, each from the earliest offset.
+  const backlog = await produceBacklog({ ...options, input: `${run}-backlog` });
   return { run, logDir, backlog };
 }
 
@@ -177,10 +185,11 @@ export async function benchSparklessBacklog(options: {
 }
 
 /**
- * Our pipeline once on a small backlog of its own, unmeasured, before the measured rounds: it
- * warms DynamoDB Local's JIT (about half of that process's CPU on a cold first run) as producing
- * the backlog warmed the broker. On AWS, DynamoDB is a warm service; Spark uses no server of its
- * own. Returns the warm-up's events/s, reported beside the measured ones.
+ * Our pipeline once on the quick backlog (20,000 events) of its own, unmeasured, before the
+ * measured rounds: it warms DynamoDB Local's JIT (about half of that process's CPU on a cold
+ * first run) as producing the backlog warmed the broker. On AWS, DynamoDB is a warm service;
+ * Spark uses no server of its own. Returns the warm-up's events/s, reported beside the measured
+ * ones.
  */
 async function warmUpDynamoDb(options: {
   servers: Servers;
@@ -188,21 +197,11 @@ async function warmUpDynamoDb(options: {
   log: (line: string) => void;
   start: (name: string) => StartSystem;
 }): Promise<number> {
-  const { servers, run } = options;
-  const kafka = benchKafka(servers);
-  const clock: EventClock = { stepMs: 100, jitterMs: 60_000, users: 1_000, partitions: 3 };
-  const events = Array.from({ length: 20_000 }, (_, i) => benchEvent(i, clock));
-  const input = `${run}-warm-up`;
-  await createTopics(kafka, [{ topic: input, partitions: clock.partitions }]);
-  await produceAll(kafka, input, events);
-  options.log("sparkless: warm-up on 20,000 events of its own (DynamoDB Local's JIT), unmeasured…");
+  const { run } = options;
+  const backlog = await produceBacklog({ ...options, quick: true, input: `${run}-warm-up` });
+  options.log(`sparkless: warm-up on ${backlog.events.length} events of its own, unmeasured…`);
   const warm = await measureThroughput({
-    kafka,
-    servers,
-    input,
-    events,
-    expected: expectedResults(events),
-    timeoutMs: 300_000,
+    ...backlog,
     start: options.start(`${run}-warm`),
     output: `${run}-out-warm`,
   });
@@ -249,9 +248,7 @@ export async function benchSparklessLive(options: {
   log: (line: string) => void;
   profile?: boolean;
 }) {
-  const run = `e2e-${randomBytes(4).toString("hex")}`;
-  const logDir = join(repoRoot, ".cache", "bench", "e2e-logs", run);
-  mkdirSync(logDir, { recursive: true });
+  const { run, logDir } = newRun();
   const ours = await measureLive({
     ...options,
     run,
@@ -336,23 +333,22 @@ export async function benchEndToEnd(options: {
     log(`  ${ours.figures.eventsPerSec} events/s, ${lateRows} late rows`);
 
     log(`Spark: throughput on the backlog (${protocol})${of}…`);
-    let theirs: Awaited<ReturnType<typeof measureThroughput>>;
-    try {
-      theirs = await measureThroughput({
+    // The output topic's name carries the protocol, read when the round starts.
+    const sparkRound = () =>
+      measureThroughput({
         ...backlog,
         start: spark(`spark-tp${suffix}`),
         output: sparkOutput(suffix),
       });
+    let theirs: Awaited<ReturnType<typeof measureThroughput>>;
+    try {
+      theirs = await sparkRound();
     } catch (error) {
       if (!servers.embedded.kafka || protocol !== "SASL_SSL") throw error;
       saslFailure = String(error).slice(0, 2_000);
       protocol = "PLAINTEXT";
       log(`  Spark failed on SASL_SSL, falling back to PLAINTEXT: ${saslFailure}`);
-      theirs = await measureThroughput({
-        ...backlog,
-        start: spark(`spark-tp${suffix}`),
-        output: sparkOutput(suffix),
-      });
+      theirs = await sparkRound();
     }
     theirsRounds.push(theirs);
     log(
