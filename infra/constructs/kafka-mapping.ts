@@ -66,7 +66,7 @@ export class KafkaMapping extends Construct {
           }
         : {}),
       batchSize: props.batchSize ?? 100,
-      ...batchingWindow(
+      maximumBatchingWindowInSeconds: batchingWindowSeconds(
         props.maxBatchingWindowMs ?? DEFAULT_BATCHING_WINDOW_MS,
         props.batchingWindowSetting ?? "source.maxBatchingWindow",
       ),
@@ -109,16 +109,17 @@ export class KafkaMapping extends Construct {
 }
 
 /**
- * The batching window as CloudFormation takes it: unset for Lambda's 500 ms default (once set,
- * whole seconds only, and 500 ms cannot come back), whole seconds otherwise.
+ * The batching window as CloudFormation takes it: undefined (unset) for Lambda's 500 ms default
+ * (once set, whole seconds only, and 500 ms cannot come back), whole seconds otherwise; any
+ * other value fails the synth, naming the definition's `setting`.
  * https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html
  */
-function batchingWindow(ms: number, setting: string): { maximumBatchingWindowInSeconds?: number } {
-  if (ms === DEFAULT_BATCHING_WINDOW_MS) return {};
+export function batchingWindowSeconds(ms: number, setting: string): number | undefined {
+  if (ms === DEFAULT_BATCHING_WINDOW_MS) return undefined;
   if (!Number.isInteger(ms / 1000) || ms < 0 || ms > 300_000) {
     throw new ConfigError(
       `${setting}: ${ms} ms cannot be set on a Lambda Kafka mapping, which takes 500 ms (its default) or whole seconds from 0 to 300`,
     );
   }
-  return { maximumBatchingWindowInSeconds: ms / 1000 };
+  return ms / 1000;
 }

@@ -13,7 +13,7 @@ import type { SharedMappingSettings } from "../../shared/lambda/kafka-mappings.t
 import type { Pipeline } from "../../shared/pipeline/pipeline.ts";
 import { mappingStartingPosition } from "../../shared/pipeline/starting-position.ts";
 import type { KafkaCluster } from "./kafka-cluster.ts";
-import { DEFAULT_BATCHING_WINDOW_MS } from "./kafka-mapping.ts";
+import { batchingWindowSeconds } from "./kafka-mapping.ts";
 
 export interface PatternSubscriberProps {
   readonly pipeline: Pipeline;
@@ -158,10 +158,11 @@ export function patternMappingSettings(
   const position = mappingStartingPosition(pipeline.name, pipeline.startingPosition);
   return {
     BatchSize: pipeline.batchSize,
-    // Unset keeps Lambda's 500 ms default; otherwise whole seconds (KafkaMapping checks the same).
-    ...(pipeline.maxBatchingWindowMs === DEFAULT_BATCHING_WINDOW_MS
-      ? {}
-      : { MaximumBatchingWindowInSeconds: pipeline.maxBatchingWindowMs / 1000 }),
+    // Unset keeps Lambda's 500 ms default; otherwise whole seconds, checked as KafkaMapping does.
+    MaximumBatchingWindowInSeconds: batchingWindowSeconds(
+      pipeline.maxBatchingWindowMs,
+      "source.maxBatchingWindow",
+    ),
     StartingPosition: typeof position === "string" ? position : "AT_TIMESTAMP",
     // Epoch seconds: the function turns it into the Date the SDK takes.
     ...(typeof position === "object"

@@ -43,6 +43,20 @@ describe("a pattern source in the stack", () => {
     expect(subscriptions.DependsOn).toContain(topicsId);
   });
 
+  // https://docs.aws.amazon.com/lambda/latest/api/API_CreateEventSourceMapping.html:
+  // MaximumBatchingWindowInSeconds "to any value from 0 seconds to 300 seconds in increments of
+  // seconds"; the subscriber creates its mappings after deploy, so a bad value must stop the synth.
+  it("refuses at synth a source batching window its mappings could not take", () => {
+    const halfSeconds = definePipeline({
+      ...patterned.definition,
+      source: { ...patterned.definition.source, maxBatchingWindow: "1500 ms" },
+      repartitionBatchingWindow: "1 s", // the window mapping's is valid: only the source is wrong
+    });
+    expect(() => synth("pattern, 1.5 s window", { ...EXISTING }, halfSeconds)).toThrow(
+      /source.maxBatchingWindow: 1500 ms.*whole seconds/,
+    );
+  });
+
   it("gives each mapping the stack's settings and never a destination or retry cap", () => {
     const fn = resourcesOf(json, "AWS::Lambda::Function").find(
       ([, f]) =>
@@ -53,6 +67,7 @@ describe("a pattern source in the stack", () => {
     const raw = env.Variables.MAPPING_SETTINGS;
     const text = JSON.stringify(raw);
     expect(text).toContain('\\"BatchSize\\":10000');
+    expect(text).toContain('\\"MaximumBatchingWindowInSeconds\\":0'); // the default's 0 s
     expect(text).toContain('\\"StartingPosition\\":\\"TRIM_HORIZON\\"');
     expect(text).toContain("SASL_SCRAM_512_AUTH");
     expect(text).not.toMatch(/DestinationConfig|MaximumRetryAttempts|MaximumRecordAge/);
