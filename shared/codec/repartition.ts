@@ -44,12 +44,16 @@ export function encodeRepartitioned(event: RepartitionedEvent, columns: readonly
   return JSON.stringify(wire);
 }
 
-/** Decodes a repartition record; throws on anything our parse function did not write. */
+/** Decodes a one-event repartition record; throws on anything our parse function did not write. */
 export function decodeRepartitioned(
   value: Buffer | null,
   columns: readonly string[],
 ): RepartitionedEvent {
-  const wire = JSON.parse(value?.toString("utf8") ?? "null") as unknown;
+  return eventOf(JSON.parse(value?.toString("utf8") ?? "null"), columns);
+}
+
+/** An event from its wire array; throws on anything our parse function did not write. */
+function eventOf(wire: unknown, columns: readonly string[]): RepartitionedEvent {
   if (
     !Array.isArray(wire) ||
     wire.length !== 4 + columns.length ||
@@ -67,6 +71,24 @@ export function decodeRepartitioned(
       typeof carried === "object" && carried !== null ? nonJsonDouble(carried) : carried;
   }
   return { groupKey: wire[0], eventTimeMs: wire[1], row, source: wire[2], sourceOffset: wire[3] };
+}
+
+/**
+ * The most characters of encoded events one repartition record packs: at most 192 KiB of UTF-8,
+ * far under Kafka's 1 MB default record limit, and enough that the per-record costs (Kafka's
+ * record framing, the event-source mapping's base64 and JSON per record, one JSON.parse) are
+ * spread over hundreds of events.
+ */
+export const MAX_PACKED_CHARS = 64 * 1024;
+
+/**
+ * A repartition record packing several events of one parse batch bound for the same partition:
+ * the JSON array of their encodings, `[[event], [event], ...]`, in the order parsed — as Spark's
+ * shuffle writes blocks, not rows. Each event keeps its own source and offset, so exactly-once
+ * (which dedupes by them) is the same as with one event per record.
+ */
+export function packRepartitioned(encodedEvents: readonly string[]): string {
+  return `[${encodedEvents.join(",")}]`;
 }
 
 /** Doubles `JSON.stringify` keeps: finite, and not −0. */
@@ -124,12 +146,15 @@ export function encodeProgressMarker(marker: ProgressMarker): string {
   ]);
 }
 
-/** A repartition record: an event, or a source's progress marker. */
+/** A repartition record: events (one, or a pack of them), or a source's progress marker. */
 export type RepartitionRecord =
-  | ({ readonly kind: "event" } & RepartitionedEvent)
+  | { readonly kind: "events"; readonly events: RepartitionedEvent[] }
   | ({ readonly kind: "progress" } & ProgressMarker);
 
-/** Decodes an event or a progress marker; throws on anything our parse function did not write. */
+/**
+ * Decodes a pack of events, a one-event record (as written before packing), or a progress
+ * marker; throws on anything our parse function did not write.
+ */
 export function decodeRepartitionRecord(
   value: Buffer | null,
   columns: readonly string[],
@@ -155,5 +180,8 @@ export function decodeRepartitionRecord(
     }
     throw new Error("not a sparkless repartition record");
   }
-  return { kind: "event", ...decodeRepartitioned(value, columns) };
+  const wire = JSON.parse(text) as unknown;
+  if (text.startsWith("[[") && Array.isArray(wire) && wire.length > 0)
+    return { kind: "events", events: wire.map((w) => eventOf(w, columns)) };
+  return { kind: "events", events: [eventOf(wire, columns)] };
 }

@@ -1,6 +1,12 @@
 import type { Message } from "kafkajs";
 import { type Coercion, compileRecordParser } from "../codec/parse-record.ts";
-import { encodeProgressMarker, encodeRepartitioned } from "../codec/repartition.ts";
+import {
+  encodeProgressMarker,
+  encodeRepartitioned,
+  MAX_PACKED_CHARS,
+  packRepartitioned,
+} from "../codec/repartition.ts";
+import { partitionOfKey } from "../kafka/partition-of.ts";
 import type { KafkaRecord } from "../msk/event.ts";
 import type { RecordMeta, Row } from "../pipeline/definition.ts";
 import type { Pipeline } from "../pipeline/pipeline.ts";
@@ -42,8 +48,8 @@ export interface ParseFilterOptions {
 }
 
 /**
- * Builds the parse/filter step of a pipeline: raw source records → valid events keyed by group
- * key for the repartition topic, and rejected records (original bytes, reason, source coordinates)
+ * Builds the parse/filter step of a pipeline: raw source records → valid events, packed by the
+ * repartition partition of their group key, for the repartition topic, and rejected records (original bytes, reason, source coordinates)
  * for the dead-letter topic. Pure: the caller produces the messages.
  *
  * Parsing is Spark's `from_json` (PERMISSIVE): a field that does not fit its type is null and the
@@ -70,6 +76,7 @@ export function parseFilterStep(
     let source = "";
     let sourceOf: KafkaRecord | undefined;
     const progress = new Map<string, { maxEventTimeMs: number; sourceOffset: number }>();
+    const packer = new Packer(pipeline.partitions);
     const reject = (record: KafkaRecord, kind: string, reason: string) => {
       counts.invalid++;
       counts.deadLetters ??= {};
@@ -172,9 +179,9 @@ export function parseFilterStep(
         source = `${record.topic}/${record.partition}`;
       }
       counts.valid++;
-      repartition.push({
-        key: groupKeyText,
-        value: encodeRepartitioned(
+      packer.add(
+        groupKeyText,
+        encodeRepartitioned(
           {
             groupKey: groupKeyText,
             eventTimeMs,
@@ -184,10 +191,11 @@ export function parseFilterStep(
           },
           carried,
         ),
-        timestamp: String(record.timestampMs),
-      });
+        record.timestampMs,
+      );
       if (pipeline.watermarkFrom === "sources") noteProgress(progress, source, eventTimeMs, record);
     }
+    repartition.push(...packer.messages());
     // Issue 14: after its events, every repartition partition hears each source's progress.
     for (const [from, p] of progress) {
       const value = encodeProgressMarker({
@@ -200,6 +208,57 @@ export function parseFilterStep(
     }
     return { repartition, deadLetter, counts };
   };
+}
+
+/**
+ * Gathers a batch's valid events into repartition records: per partition (the one Kafka's
+ * partitioner gives the group key), in order, packs of at most MAX_PACKED_CHARS. A pack's
+ * timestamp is its newest event's source timestamp, so a partition's newest record time — how far
+ * behind the window function is — stays what it was with one record per event.
+ */
+class Packer {
+  private readonly partitionOf = new Map<string, number>();
+  private readonly open = new Map<number, { events: string[]; chars: number; newestMs: number }>();
+  private readonly done: Message[] = [];
+
+  constructor(private readonly partitions: number) {}
+
+  add(groupKey: string, encodedEvent: string, timestampMs: number): void {
+    let partition = this.partitionOf.get(groupKey);
+    if (partition === undefined) {
+      partition = partitionOfKey(groupKey, this.partitions);
+      this.partitionOf.set(groupKey, partition);
+    }
+    const pack = this.open.get(partition);
+    if (pack && pack.chars + encodedEvent.length + 1 <= MAX_PACKED_CHARS) {
+      pack.events.push(encodedEvent);
+      pack.chars += encodedEvent.length + 1;
+      pack.newestMs = Math.max(pack.newestMs, timestampMs);
+      return;
+    }
+    if (pack) this.close(partition, pack);
+    this.open.set(partition, {
+      events: [encodedEvent],
+      chars: encodedEvent.length + 2,
+      newestMs: timestampMs,
+    });
+  }
+
+  /** Every pack, each partition's in the order of its events. */
+  messages(): Message[] {
+    for (const [partition, pack] of this.open) this.close(partition, pack);
+    this.open.clear();
+    return this.done;
+  }
+
+  private close(partition: number, pack: { events: string[]; newestMs: number }): void {
+    this.done.push({
+      key: null,
+      partition,
+      value: packRepartitioned(pack.events),
+      timestamp: String(pack.newestMs),
+    });
+  }
 }
 
 // Spark's timestamps reach far beyond what a window (and a JavaScript Date) can hold; an event

@@ -107,7 +107,6 @@ export async function processWindowBatch(
   const aggregator = windowAggregator(pipeline);
   const counts: WindowCounts = {
     ...emptyWindowCounts(),
-    in: records.length,
     watermarkMs: undefined,
   };
   // read
@@ -123,14 +122,15 @@ export async function processWindowBatch(
     for (const record of partitionRecords) {
       try {
         const decoded = decodeRepartitionRecord(record.value, pipeline.carriedColumns);
-        if (decoded.kind === "event") events.push(decoded);
+        if (decoded.kind === "events") for (const event of decoded.events) events.push(event);
         else markers.push(decoded);
       } catch (error) {
         invalid.push(deadLetterMessage(record, (error as Error).message));
       }
     }
+    // progress markers are not events; a record that does not decode counts as one
+    counts.in += events.length + invalid.length;
     counts.invalid += invalid.length;
-    counts.in -= markers.length; // progress markers are not events
     const before = await watermark.before(partition);
     const applied = await applyPartition(
       deps,

@@ -4,6 +4,7 @@ import {
   decodeRepartitionRecord,
   encodeProgressMarker,
   encodeRepartitioned,
+  packRepartitioned,
 } from "../../../shared/codec/repartition.ts";
 
 const columns = ["amount", "action"];
@@ -94,10 +95,31 @@ describe("progress markers (issue 14)", () => {
     // Assess
     expect(wire).toBe('[null,1700000000000,"transactions/2",99,1]');
     expect(decoded).toEqual({ kind: "progress", ...marker });
-    expect(event).toMatchObject({ kind: "event", groupKey: "a", sourceOffset: 1 });
+    expect(event).toMatchObject({ kind: "events", events: [{ groupKey: "a", sourceOffset: 1 }] });
     expect(() => decodeRepartitioned(Buffer.from(wire), columns)).toThrow("not a sparkless");
     expect(() => decodeRepartitionRecord(Buffer.from("[null,1]"), columns)).toThrow(
       "not a sparkless",
     );
+  });
+
+  it("unpack a record of several events, in order; one bad event refuses the whole record", () => {
+    // Prepare
+    const events = [1, 2, 3].map((i) => ({
+      groupKey: `k${i}`,
+      eventTimeMs: i * 1_000,
+      row: { amount: i === 2 ? Number.NaN : i, action: "buy" },
+      source: "transactions/0",
+      sourceOffset: 10 + i,
+    }));
+    const pack = packRepartitioned(events.map((e) => encodeRepartitioned(e, columns)));
+
+    // Act
+    const decoded = decodeRepartitionRecord(Buffer.from(pack), columns);
+
+    // Assess
+    expect(decoded).toEqual({ kind: "events", events });
+    const bad = packRepartitioned(['["a",1,"t/0",1,2,"x"]', '["b",1,"t/0"]']);
+    expect(() => decodeRepartitionRecord(Buffer.from(bad), columns)).toThrow("not a sparkless");
+    expect(() => decodeRepartitionRecord(Buffer.from("[]"), columns)).toThrow("not a sparkless");
   });
 });

@@ -1,4 +1,6 @@
+import type { Message } from "kafkajs";
 import { describe, expect, it } from "vitest";
+import { MAX_PACKED_CHARS } from "../../../shared/codec/repartition.ts";
 import type { KafkaRecord } from "../../../shared/msk/event.ts";
 import { definePipeline } from "../../../shared/pipeline/pipeline.ts";
 import { userSpending } from "../../../shared/pipelines/user-spending.ts";
@@ -19,6 +21,12 @@ const records = (values: readonly unknown[]): KafkaRecord[] =>
     value: Buffer.from(typeof v === "string" ? v : JSON.stringify(v)),
     headers: [],
   }));
+/** The events of a batch's repartition records (packs), each as its wire array, in order. */
+const eventsOf = (messages: readonly Message[]): unknown[][] =>
+  messages.flatMap((m) => {
+    const wire = JSON.parse(String(m.value)) as unknown[];
+    return wire[0] === null ? [] : (wire as unknown[][]); // a progress marker is not an event
+  });
 const reasonOf = (message: { headers?: Record<string, unknown> }) =>
   String(message.headers?.[HEADERS.error]);
 
@@ -40,7 +48,7 @@ describe("parseFilterStep", () => {
       invalid: 0,
       coerced: { "amount (string for double)": 2, "amount (boolean for double)": 1 },
     });
-    expect(JSON.parse(String(out.repartition[0]?.value))).toEqual([
+    expect(eventsOf(out.repartition).find((e) => e[0] === "u1")).toEqual([
       "u1",
       Date.parse(T),
       "transactions/0",
@@ -103,5 +111,52 @@ describe("parseFilterStep", () => {
     expect(reasonOf(out.deadLetter[0] ?? {})).toBe(
       "strict: field 'amount' coerced to null (string for double)",
     );
+  });
+
+  it("packs each partition's events in order, where Kafka's partitioner puts their keys", () => {
+    // Prepare: Java's murmur2 puts alice and frank on partition 1 of 2, bob and carol on 0.
+    const two = parseFilterStep(definePipeline({ ...userSpending.definition, partitions: 2 }));
+    const users = ["alice", "bob", "frank", "carol", "alice", "bob"];
+
+    // Act
+    const out = two(records(users.map((user, i) => ({ user, amount: i, event_time: T }))));
+
+    // Assess: one pack per partition, then a progress marker to each.
+    const packs = out.repartition.filter((m) => !String(m.value).startsWith("[null,"));
+    expect(packs.map((m) => [m.partition, m.key])).toEqual([
+      [1, null],
+      [0, null],
+    ]);
+    expect(eventsOf(packs.slice(0, 1)).map((e) => [e[0], e[3]])).toEqual([
+      ["alice", 0],
+      ["frank", 2],
+      ["alice", 4],
+    ]);
+    expect(eventsOf(packs.slice(1)).map((e) => [e[0], e[3]])).toEqual([
+      ["bob", 1],
+      ["carol", 3],
+      ["bob", 5],
+    ]);
+    expect(out.repartition.slice(2).map((m) => m.partition)).toEqual([0, 1]);
+  });
+
+  it("starts a new pack before one passes MAX_PACKED_CHARS; a pack is stamped with its newest source time", () => {
+    // Prepare: 5,000 events of one key, about 45 characters each, with rising source timestamps.
+    const batch = records(
+      Array.from({ length: 5_000 }, (_, i) => ({ user: "u1", amount: i, event_time: T })),
+    ).map((r) => ({ ...r, timestampMs: 1_000 + r.offset }));
+
+    // Act
+    const out = step(batch);
+
+    // Assess: nothing lost or reordered, every pack within the bound, stamped with its last event.
+    const packs = out.repartition.filter((m) => !String(m.value).startsWith("[null,"));
+    expect(packs.length).toBeGreaterThan(2);
+    expect(eventsOf(packs).map((e) => e[3])).toEqual(batch.map((r) => r.offset));
+    for (const pack of packs) {
+      const events = eventsOf([pack]);
+      expect(String(pack.value).length).toBeLessThanOrEqual(MAX_PACKED_CHARS);
+      expect(pack.timestamp).toBe(String(1_000 + Number(events.at(-1)?.[3])));
+    }
   });
 });
