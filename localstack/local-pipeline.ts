@@ -200,7 +200,7 @@ export async function startLocalPipeline(options: LocalPipelineOptions) {
         name: "window",
         topics: [pipeline.topics.repartition],
         consumerGroupId: `${groupPrefix}-window`,
-        batchSize: pipeline.batchSize,
+        batchSize: pipeline.repartitionBatchSize,
         maximumBatchingWindowMs: pipeline.repartitionBatchingWindowMs,
         startingPosition: "TRIM_HORIZON",
         ...mappingSettings,

@@ -93,6 +93,13 @@ export class PipelineFunctions extends Construct {
     );
     this.window = make("Window", `sparkless ${pipeline.name}: window state, watermark, results`);
     this.flush = make("Flush", `sparkless ${pipeline.name}: closes windows of quiet partitions`);
+    // The window function reads what the parse function writes: on an update, the reader of a new
+    // repartition format (0.3.0's packs) is in place before its writer. CloudFormation updates a
+    // resource after those it depends on.
+    // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html
+    this.parseFilter.node.defaultChild?.node.addDependency(
+      this.window.node.defaultChild as Construct,
+    );
 
     // What Lambda needs from the role of a function an MSK mapping invokes: AWS documents
     // AWSLambdaMSKExecutionRole as the minimum (cluster description and brokers, the VPC, subnets

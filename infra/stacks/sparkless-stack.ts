@@ -104,7 +104,7 @@ export class SparklessStack extends Stack {
           fn: functions.window,
           topic: pipeline.topics.repartition,
           consumerGroupId: group("window"),
-          batchSize: pipeline.batchSize,
+          batchSize: pipeline.repartitionBatchSize,
           maxBatchingWindowMs: pipeline.repartitionBatchingWindowMs,
           batchingWindowSetting: "repartitionBatchingWindow",
           startingPosition: "TRIM_HORIZON",

@@ -152,4 +152,12 @@ export interface PipelineDefinition {
    * on live traffic more than anything else. @default `source.maxBatchingWindow`
    */
   readonly repartitionBatchingWindow?: Duration;
+  /**
+   * The most repartition records per window invocation (1 to 10,000). A record packs a parse
+   * batch's events for one partition (up to 64 Ki characters), so a batch is also bounded by
+   * Lambda's 6 MB payload. Lower it to bound how many events one invocation takes (a late event
+   * is judged against the watermark before its batch, as in Spark's micro-batches).
+   * @default `source.batchSize`
+   */
+  readonly repartitionBatchSize?: number;
 }

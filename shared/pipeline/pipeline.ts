@@ -42,7 +42,10 @@ export interface Pipeline {
   readonly definition: PipelineDefinition;
   readonly topics: PipelineTopics;
   readonly startingPosition: StartingPosition;
+  /** The parse function's mapping (source topics). */
   readonly batchSize: number;
+  /** The window function's mapping (repartition topic): records, each a pack of events. */
+  readonly repartitionBatchSize: number;
   /** The parse function's mapping (source topics). */
   readonly maxBatchingWindowMs: number;
   /** The window function's mapping (repartition topic). */
@@ -101,6 +104,7 @@ const KNOWN_FIELDS = new Set<string>([
   "partitions",
   "stateBuckets",
   "repartitionBatchingWindow",
+  "repartitionBatchSize",
 ]);
 const KNOWN_SOURCE_FIELDS = new Set([
   "topics",
@@ -155,6 +159,17 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     fail(
       "source.batchSize",
       `${batchSize} must be an integer from 1 to 10000 (Lambda's limit for Kafka)`,
+    );
+  }
+  const repartitionBatchSize = definition.repartitionBatchSize ?? batchSize;
+  if (
+    !Number.isInteger(repartitionBatchSize) ||
+    repartitionBatchSize < 1 ||
+    repartitionBatchSize > 10_000
+  ) {
+    fail(
+      "repartitionBatchSize",
+      `${repartitionBatchSize} must be an integer from 1 to 10000 (Lambda's limit for Kafka)`,
     );
   }
   const maxBatchingWindowMs = durationMs(
@@ -323,6 +338,7 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     },
     startingPosition: source.startingPosition ?? "latest",
     batchSize,
+    repartitionBatchSize,
     maxBatchingWindowMs,
     repartitionBatchingWindowMs,
     fields,

@@ -7,11 +7,7 @@ import {
 } from "../../shared/codec/repartition.ts";
 import { aggregatorFor } from "../../shared/engine/aggregations.ts";
 import { applyEvents, planBatch } from "../../shared/engine/batch.ts";
-import {
-  decodeMskRecord,
-  encodeMskRecord,
-  type MskEventRecord,
-} from "../../shared/msk/event.ts";
+import { decodeMskRecord, encodeMskRecord, type MskEventRecord } from "../../shared/msk/event.ts";
 import { userSpending } from "../../shared/pipelines/user-spending.ts";
 import { parseFilterStep } from "../../shared/usecases/parse-filter.ts";
 import { repartitionRecords } from "../fixtures/repartition-records.ts";

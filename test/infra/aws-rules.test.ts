@@ -415,6 +415,24 @@ describe("functions", () => {
     );
   });
 
+  // https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-attribute-dependson.html
+  // "If the properties of resource A use a !Ref to resource B, [...] Resource B is updated before
+  // resource A", and DependsOn overrides "default parallelism when creating, updating, or
+  // deleting resources". An upgrade that changes the repartition format (0.3.0 packs events) must
+  // not let a new parse function write packs that an old window function cannot read.
+  it("update the window function before the parse function that writes to it", () => {
+    for (const { name, json } of all) {
+      const [[parse] = [], [window] = []] = ["parse, validate", "window state"].map((what) =>
+        resourcesOf(json, "AWS::Lambda::Function")
+          .filter(([, f]) => String(prop(f, "Description")).includes(what))
+          .map(([id]) => id),
+      );
+      expect(parse && window, name).toBeTruthy();
+      expect(createdAfter(json, parse as string, window as string), name).toBe(true);
+      expect(createdAfter(json, window as string, parse as string), name).toBe(false);
+    }
+  });
+
   // https://docs.aws.amazon.com/AmazonCloudWatchLogs/latest/APIReference/API_PutRetentionPolicy.html
   // "Possible values are: 1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096,
   // 1827, 2192, 2557, 2922, 3288, and 3653."

@@ -84,7 +84,21 @@ describe("event-source mappings", () => {
     fresh.template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
       Topics: ["user-spending.repartition"],
       AmazonManagedKafkaEventSourceConfig: { ConsumerGroupId: "sparkless-user-spending-window" },
+      BatchSize: 10000,
       MaximumBatchingWindowInSeconds: Match.absent(), // Lambda's 500 ms
+    });
+  });
+
+  it("give the window function's mapping the pipeline's repartitionBatchSize", () => {
+    const pipeline = definePipeline({ ...userSpending.definition, repartitionBatchSize: 20 });
+    const { template } = synthTemplate("repartition batch size", {}, pipeline);
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      Topics: ["user-spending.repartition"],
+      BatchSize: 20,
+    });
+    template.hasResourceProperties("AWS::Lambda::EventSourceMapping", {
+      Topics: ["transactions"],
+      BatchSize: 10000,
     });
   });
 

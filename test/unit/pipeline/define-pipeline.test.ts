@@ -46,6 +46,18 @@ describe("definePipeline", () => {
     );
   });
 
+  it("gives the window function's mapping its own batch size, by default the source's", () => {
+    expect(userSpending).toMatchObject({ batchSize: 10_000, repartitionBatchSize: 10_000 });
+    expect(definePipeline(variant({ repartitionBatchSize: 1 }))).toMatchObject({
+      batchSize: 10_000,
+      repartitionBatchSize: 1,
+    });
+    for (const bad of [0, 10_001, 2.5])
+      expect(() => definePipeline(variant({ repartitionBatchSize: bad }))).toThrow(
+        `repartitionBatchSize: ${bad} must be an integer from 1 to 10000`,
+      );
+  });
+
   it.each([
     ["an unknown field", { windw: {} }, "pipeline 'user-spending': windw: unknown field"],
     [
