@@ -49,8 +49,9 @@ export interface ParseFilterOptions {
 
 /**
  * Builds the parse/filter step of a pipeline: raw source records → valid events, packed by the
- * repartition partition of their group key, for the repartition topic, and rejected records (original bytes, reason, source coordinates)
- * for the dead-letter topic. Pure: the caller produces the messages.
+ * repartition partition of their group key, for the repartition topic, and rejected records
+ * (original bytes, reason, source coordinates) for the dead-letter topic. Pure: the caller
+ * produces the messages.
  *
  * Parsing is Spark's `from_json` (PERMISSIVE): a field that does not fit its type is null and the
  * row is kept (counted in `coerced`). Beyond Spark, nothing vanishes silently: a record Spark
@@ -67,6 +68,9 @@ export function parseFilterStep(
   // Only what the aggregations read travels on, like the columns Spark's shuffle carries.
   const { filter, transform, groupKey, eventTime, carriedColumns: carried, strict } = pipeline;
   const required = pipeline.fields.filter((f) => !f.nullable).map((f) => f.name);
+  // Group keys' repartition partitions, kept across batches (keys recur; murmur2 per event would
+  // cost a third of a small batch's time), forgotten past MAX_CACHED_KEYS to bound memory.
+  const partitionOf = new Map<string, number>();
 
   return (records) => {
     const repartition: Message[] = [];
@@ -76,7 +80,7 @@ export function parseFilterStep(
     let source = "";
     let sourceOf: KafkaRecord | undefined;
     const progress = new Map<string, { maxEventTimeMs: number; sourceOffset: number }>();
-    const packer = new Packer(pipeline.partitions);
+    const packer = new Packer(pipeline.partitions, partitionOf);
     const reject = (record: KafkaRecord, kind: string, reason: string) => {
       counts.invalid++;
       counts.deadLetters ??= {};
@@ -217,16 +221,19 @@ export function parseFilterStep(
  * behind the window function is — stays what it was with one record per event.
  */
 class Packer {
-  private readonly partitionOf = new Map<string, number>();
   private readonly open = new Map<number, { events: string[]; chars: number; newestMs: number }>();
   private readonly done: Message[] = [];
 
-  constructor(private readonly partitions: number) {}
+  constructor(
+    private readonly partitions: number,
+    private readonly partitionOf: Map<string, number>,
+  ) {}
 
   add(groupKey: string, encodedEvent: string, timestampMs: number): void {
     let partition = this.partitionOf.get(groupKey);
     if (partition === undefined) {
       partition = partitionOfKey(groupKey, this.partitions);
+      if (this.partitionOf.size >= MAX_CACHED_KEYS) this.partitionOf.clear();
       this.partitionOf.set(groupKey, partition);
     }
     const pack = this.open.get(partition);
@@ -260,6 +267,9 @@ class Packer {
     });
   }
 }
+
+/** At most 1 KB a key: the cache of partitions stays under about 100 MB even for long keys. */
+const MAX_CACHED_KEYS = 100_000;
 
 // Spark's timestamps reach far beyond what a window (and a JavaScript Date) can hold; an event
 // time outside years 1-9999 is a producer's mistake that would drag the watermark with it.
