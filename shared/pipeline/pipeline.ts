@@ -42,13 +42,11 @@ export interface Pipeline {
   readonly definition: PipelineDefinition;
   readonly topics: PipelineTopics;
   readonly startingPosition: StartingPosition;
-  /** The parse function's mapping (source topics). */
+  // Each mapping's batch size and batching window: the parse function's (source topics), then
+  // the window function's (repartition topic, whose records are packs of events).
   readonly batchSize: number;
-  /** The window function's mapping (repartition topic): records, each a pack of events. */
   readonly repartitionBatchSize: number;
-  /** The parse function's mapping (source topics). */
   readonly maxBatchingWindowMs: number;
-  /** The window function's mapping (repartition topic). */
   readonly repartitionBatchingWindowMs: number;
   readonly fields: readonly Field[];
   readonly filter: FilterFn | undefined;
@@ -154,24 +152,17 @@ export function definePipeline(definition: PipelineDefinition): Pipeline {
     }
   }
   checkStartingPosition(name, source.startingPosition ?? "latest", sources, sourcePattern);
-  const batchSize = source.batchSize ?? 100;
-  if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
-    fail(
-      "source.batchSize",
-      `${batchSize} must be an integer from 1 to 10000 (Lambda's limit for Kafka)`,
-    );
-  }
-  const repartitionBatchSize = definition.repartitionBatchSize ?? batchSize;
-  if (
-    !Number.isInteger(repartitionBatchSize) ||
-    repartitionBatchSize < 1 ||
-    repartitionBatchSize > 10_000
-  ) {
-    fail(
-      "repartitionBatchSize",
-      `${repartitionBatchSize} must be an integer from 1 to 10000 (Lambda's limit for Kafka)`,
-    );
-  }
+  // Lambda's range for a Kafka mapping's batch size, for each of the two mappings.
+  const mappingBatchSize = (field: string, value: number): number => {
+    if (!Number.isInteger(value) || value < 1 || value > 10_000)
+      fail(field, `${value} must be an integer from 1 to 10000 (Lambda's limit for Kafka)`);
+    return value;
+  };
+  const batchSize = mappingBatchSize("source.batchSize", source.batchSize ?? 100);
+  const repartitionBatchSize = mappingBatchSize(
+    "repartitionBatchSize",
+    definition.repartitionBatchSize ?? batchSize,
+  );
   const maxBatchingWindowMs = durationMs(
     source.maxBatchingWindow ?? 500,
     `pipeline '${name}': source.maxBatchingWindow`,
