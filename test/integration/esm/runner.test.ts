@@ -420,6 +420,45 @@ describe("the local event-source-mapping runner", () => {
     expect(last).toBeGreaterThanOrEqual(2_900);
   });
 
+  // The same batching behavior: Lambda also invokes when "the payload size reaches 6 MB. You
+  // cannot modify this limit." Since 0.3.0 a repartition record packs hundreds of events, so the
+  // window mapping's batches reach this limit before its batch size on a backlog.
+  // https://docs.aws.amazon.com/lambda/latest/dg/invocation-eventsourcemapping.html#invocation-eventsourcemapping-batching
+  it("invokes before the event would pass 6 MB, whatever the batch size", async () => {
+    // Prepare: 40 records of 200 KB (about 267 KB each in the event's base64): 10.7 MB in all.
+    const topic = await topicWith(0);
+    const producer = kafka.producer();
+    await producer.connect();
+    const value = "x".repeat(200 * 1024);
+    for (
+      let i = 0;
+      i < 40;
+      i += 4 // each request under the broker's 1 MB message.max.bytes
+    )
+      await producer.send({ topic, messages: Array.from({ length: 4 }, () => ({ value })) });
+    await producer.disconnect();
+    const payloads: Array<{ chars: number; offsets: number[] }> = [];
+
+    // Act
+    await run({
+      topics: [topic],
+      batchSize: 10_000,
+      maximumBatchingWindowMs: 3_000, // time to fetch it all: only the size can end a payload
+      handler: async (e) =>
+        void payloads.push({
+          chars: JSON.stringify(e).length,
+          offsets: decodeMskEvent(e).map((r) => r.offset),
+        }),
+    }).start();
+    await until(() => payloads.reduce((n, p) => n + p.offsets.length, 0) === 40);
+
+    // Assess: every payload within 6 MB, the first filled near it; every record once, in order.
+    const limitBytes = 6 * 1024 * 1024;
+    for (const p of payloads) expect(p.chars).toBeLessThanOrEqual(limitBytes);
+    expect(payloads[0]?.chars).toBeGreaterThan(limitBytes - 300 * 1024);
+    expect(payloads.flatMap((p) => p.offsets)).toEqual(Array.from({ length: 40 }, (_, i) => i));
+  });
+
   // The event's `timestampType` is the record's: LOG_APPEND_TIME (the broker's append time) on a
   // topic with `message.timestamp.type=LogAppendTime`, else CREATE_TIME (the producer's).
   // https://docs.aws.amazon.com/lambda/latest/dg/with-msk.html (example event)
